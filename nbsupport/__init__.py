@@ -1,0 +1,21 @@
+"""Support code for the Jupyter Book on learning-rate scheduling in PyTorch.
+
+The chapters import from here; the original page's code runs against it unchanged::
+
+    from nbsupport import DEVICE, Trainer, SchedulerStatsCallback, mnist_model, mnist_loaders
+"""
+
+from .callbacks import Callback, SchedulerStatsCallback
+from .data import MNISTNotFoundError, TensorLoader, mnist_datasets, mnist_loaders, mnist_tensors
+from .lr_finder import LRFinderResult, lr_range_test, suggest_lrs
+from .models import ACTIVATIONS, count_parameters, mnist_model
+from .plots import plot_lr_finder, plot_lr_momentum, plot_training_curves, use_svg
+from .repro import seed_everything
+from .training import DEVICE, Trainer, default_device
+
+__all__ = [
+    "ACTIVATIONS", "Callback", "DEVICE", "LRFinderResult", "MNISTNotFoundError", "SchedulerStatsCallback",
+    "TensorLoader", "Trainer", "count_parameters", "default_device", "lr_range_test", "mnist_datasets",
+    "mnist_loaders", "mnist_model", "mnist_tensors", "plot_lr_finder", "plot_lr_momentum",
+    "plot_training_curves", "seed_everything", "suggest_lrs", "use_svg",
+]

@@ -1,0 +1,50 @@
+"""Callbacks: a plain zero-argument callable runs after every step; a ``Callback`` can react to more events."""
+
+
+class Callback:
+    """Base class for callbacks that react to named training events; override the ones you need.
+
+    Each hook receives the ``Trainer``. ``after_step`` runs after the optimizer
+    and scheduler steps, ``after_epoch`` after validation and the epoch line.
+    """
+
+    def before_fit(self, trainer):
+        pass
+
+    def after_step(self, trainer):
+        pass
+
+    def after_epoch(self, trainer):
+        pass
+
+    def after_fit(self, trainer):
+        pass
+
+
+class SchedulerStatsCallback:
+    """Record the learning rate and momentum of the first parameter group after every step.
+
+    Momentum is Adam's ``betas[0]`` (beta1) or SGD's ``momentum``; ``kind`` says which.
+    """
+
+    def __init__(self, optim):
+        group = optim.param_groups[0]
+        if "betas" in group:
+            self.kind = "beta1"
+        elif "momentum" in group:
+            self.kind = "momentum"
+        else:
+            raise TypeError(
+                f"SchedulerStatsCallback records momentum, but {type(optim).__name__} has "
+                f"neither 'betas' (Adam-style) nor 'momentum' (SGD-style) in its param_groups "
+                f"(keys: {sorted(group)}); use an optimizer such as torch.optim.AdamW or "
+                f"torch.optim.SGD(..., momentum=0.9)"
+            )
+        self.optim = optim
+        self.lr = []
+        self.momentum = []
+
+    def __call__(self):
+        group = self.optim.param_groups[0]
+        self.lr.append(group["lr"])
+        self.momentum.append(group["betas"][0] if self.kind == "beta1" else group["momentum"])
