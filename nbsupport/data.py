@@ -157,10 +157,12 @@ class TensorLoader:
     def __iter__(self):
         n = len(self.x)
         if self.shuffle:
-            # DataLoader draws a base seed from its generator before the sampler's
-            # permutation; drawing it here too keeps the two in step.
+            # A DataLoader epoch draws a base seed from its generator, then the
+            # sampler's permutation, then (when the sampler runs out) one more
+            # permutation it discards. Drawing the same here keeps the two in step.
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)
             order = torch.randperm(n, generator=self.generator)
+            torch.randperm(n, generator=self.generator)
         for i in range(len(self)):
             if self.shuffle:
                 idx = order[i * self.batch_size:(i + 1) * self.batch_size]

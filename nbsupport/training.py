@@ -2,6 +2,7 @@
 
 import math
 import os
+import time
 
 import torch
 from tqdm.auto import tqdm
@@ -51,10 +52,13 @@ class Trainer:
     scheduler step, like the page's ``SchedulerStatsCallback``) or ``Callback``
     objects. ``train_log`` holds per-step ``loss``, ``accs`` and their trailing
     means ``loss_avg``, ``accs_avg`` over the last 5% of an epoch's steps;
-    ``valid_log`` holds per-epoch ``loss`` and ``accs``.
+    ``valid_log`` holds per-epoch ``loss`` and ``accs``; ``epoch_seconds`` the
+    wall-clock time of each epoch's training steps (validation excluded).
+    ``verbose=False`` silences the epoch lines.
     """
 
-    def __init__(self, model, optim, loss_fn, scheduler=None, callbacks=None, device=None, progress=None):
+    def __init__(self, model, optim, loss_fn, scheduler=None, callbacks=None, device=None, progress=None,
+                 verbose=True):
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device)
         self.optim = optim
@@ -62,6 +66,8 @@ class Trainer:
         self.scheduler = scheduler
         self.callbacks = list(callbacks or [])
         self.progress = progress
+        self.verbose = verbose
+        self.epoch_seconds = []
         self.train_log = {"loss": [], "accs": [], "loss_avg": [], "accs_avg": []}
         self.valid_log = {"loss": [], "accs": []}
         self.step = 0
@@ -101,6 +107,7 @@ class Trainer:
             for epoch in range(1, epochs + 1):
                 self.model.train()
                 loss_sum, correct, seen = 0.0, 0, 0
+                start = time.perf_counter()
                 for x, y in train_loader:
                     loss, n_correct = self._train_step(x, y)
                     loss_sum += loss * len(y)
@@ -110,14 +117,16 @@ class Trainer:
                     bar.update()
                     if self.step % 50 == 0:
                         bar.set_postfix(loss=f"{self.train_log['loss_avg'][-1]:.4f}", refresh=False)
+                self.epoch_seconds.append(time.perf_counter() - start)
                 line = f"[Epoch: {epoch}/{epochs}]    loss: {loss_sum / seen:.4f}  acc: {correct / seen:.4f}"
                 if valid_loader is not None:
                     val_loss, val_acc = self.evaluate(valid_loader)
                     self.valid_log["loss"].append(val_loss)
                     self.valid_log["accs"].append(val_acc)
                     line += f"    val_loss: {val_loss:.4f}  val_acc: {val_acc:.4f}"
-                bar.clear()
-                print(line, flush=True)
+                if self.verbose:
+                    bar.clear()
+                    print(line, flush=True)
                 self._emit("after_epoch")
         finally:
             bar.close()
