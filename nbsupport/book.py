@@ -1,0 +1,28 @@
+"""Glue for the book's prose, usable where myst-nb is not installed (Colab, plain JupyterLab)."""
+
+try:
+    from myst_nb import glue
+except ImportError:  # pragma: no cover - exercised on Colab
+    def glue(name, variable, display=True):
+        """Without myst-nb there is no book to paste into: show the value if asked, else do nothing."""
+        if display:
+            from IPython.display import display as show
+
+            show(variable)
+
+
+def markdown_table(rows, headers, digits=4):
+    """A Markdown table (shown as a table in the notebook and the book) from rows of values.
+
+    Floats are printed with ``digits`` decimals; NaN shows as an en dash.
+    """
+    from IPython.display import Markdown
+
+    def fmt(value):
+        if isinstance(value, float):
+            return "–" if value != value else f"{value:.{digits}f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return Markdown("\n".join(lines))
