@@ -1,0 +1,81 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import math  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from nbsupport import (activation_stats, mnist_model, one_cycle_schedule, plot_run_comparison,  # noqa: E402
+                       plot_warmup_over_finder, train_one_cycle, LRFinderResult)
+from nbsupport.book import markdown_table  # noqa: E402
+from helpers import synthetic_loaders  # noqa: E402
+
+
+def test_one_cycle_schedule_matches_pytorch_defaults():
+    lr, beta1 = one_cycle_schedule(100, max_lr=0.01)
+    peak = lr.index(max(lr))
+    assert len(lr) == len(beta1) == 100
+    assert peak == 29 and lr[peak] == pytest.approx(0.01)
+    assert lr[0] == pytest.approx(0.0004) and lr[-1] == pytest.approx(0.0004 / 1e4)
+    assert beta1[0] == beta1[-1] == 0.95 and beta1[peak] == pytest.approx(0.85)
+    lr_sgd, momentum = one_cycle_schedule(10, max_lr=0.1, optimizer="sgd", pct_start=0.5)
+    assert max(lr_sgd) == pytest.approx(0.1) and min(momentum) == pytest.approx(0.85)
+    with pytest.raises(ValueError, match="optimizer must be 'adamw' or 'sgd'"):
+        one_cycle_schedule(10, optimizer="adam")
+    with pytest.raises(ValueError, match="total_steps"):
+        one_cycle_schedule(1)
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_train_one_cycle_cycles_or_fixes_momentum(optimizer):
+    train, valid = synthetic_loaders()
+    cycled = train_one_cycle(train, valid, optimizer=optimizer, max_lr=0.05, epochs=2, verbose=False, progress=False)
+    fixed = train_one_cycle(train, valid, optimizer=optimizer, max_lr=0.05, epochs=2, momentum=0.9, verbose=False,
+                            progress=False)
+    assert min(cycled.stats.momentum) == pytest.approx(0.85, abs=0.01) and max(cycled.stats.momentum) == 0.95
+    assert set(fixed.stats.momentum) == {0.9}
+    assert cycled.stats.lr == fixed.stats.lr  # same lr schedule either way
+    assert not cycled.diverged and 0 <= cycled.val_acc <= 1 and cycled.seconds_per_epoch > 0
+
+
+def test_train_one_cycle_reports_divergence_instead_of_raising():
+    train, valid = synthetic_loaders()
+    run = train_one_cycle(train, valid, optimizer="sgd", max_lr=1e6, verbose=False, progress=False)
+    assert "loss is" in run.diverged and math.isnan(run.val_acc)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        train_one_cycle(train, valid, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="momentum must be in"):
+        train_one_cycle(train, valid, momentum=1.5)
+
+
+def test_activation_stats_measures_each_activation_layer():
+    model = mnist_model("tanh")
+    x = torch.randn(8, 1, 28, 28)
+    stats = activation_stats(model, x)
+    assert [i for i, _, _ in stats] == [1, 4, 8]
+    out = model[:2](x)
+    assert stats[0][1] == pytest.approx(out.mean().item()) and stats[0][2] == pytest.approx(out.std().item())
+    assert model.training  # mode restored
+    assert [i for i, _, _ in activation_stats(model, x, layer_type=nn.Linear)] == [7, 10]
+
+
+def test_markdown_table_formats_numbers():
+    table = markdown_table([("a", 0.123456, 3), ("b", float("nan"), 4)], ["name", "x", "n"], digits=3)
+    assert table.data.splitlines() == ["| name | x | n |", "|---|---|---|", "| a | 0.123 | 3 |", "| b | – | 4 |"]
+
+
+def test_comparison_and_overlay_figures():
+    train, valid = synthetic_loaders()
+    runs = {m: train_one_cycle(train, valid, momentum=m, epochs=2, verbose=False, progress=False) for m in (None, 0.9)}
+    fig = plot_run_comparison({"AdamW": {"cycled": runs[None], "fixed": runs[0.9]}, "again": {"cycled": runs[None]}})
+    assert len(fig.axes) == 4 and len(fig.axes[0].lines) == 2
+    plt.close(fig)
+    finder = LRFinderResult(lrs=[1e-4, 1e-3, 1e-2], losses=[2.3, 2.0, 3.0], smoothed=[2.3, 2.1, 2.4])
+    fig = plot_warmup_over_finder(finder, runs[None])
+    peak = runs[None].stats.lr.index(max(runs[None].stats.lr))
+    assert len(fig.axes[0].lines[-1].get_xdata()) == peak + 1
+    plt.close(fig)
