@@ -97,7 +97,8 @@ class Trainer:
                 )
 
     def run(self, epochs, train_loader, valid_loader=None):
-        """Train for ``epochs`` epochs, printing one line per epoch; returns ``self``."""
+        """Train for ``epochs`` epochs, printing one line per epoch (and returning nothing, so that a
+        notebook cell ending in ``trainer.run(...)`` shows only those lines)."""
         self._check_run(epochs, train_loader, valid_loader)
         window = max(1, round(0.05 * len(train_loader)))
         self._emit("before_fit")
@@ -131,7 +132,6 @@ class Trainer:
         finally:
             bar.close()
         self._emit("after_fit")
-        return self
 
     def _train_step(self, x, y):
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
