@@ -98,6 +98,7 @@ def anchors_of(html_file):
 def test_page_loads_without_errors_or_broken_links(browser, site, path):
     page, errors = open_page(browser, site, path)
     assert not errors, f"{path}: JavaScript errors {errors}"
+    assert "|---|" not in page.inner_text("main"), f"{path}: a Markdown table was rendered as plain text"
     for img in page.query_selector_all("img"):
         ok = img.evaluate("i => i.complete && i.naturalWidth > 0")
         assert ok, f"{path}: image {img.get_attribute('src')} did not load"
