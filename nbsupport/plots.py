@@ -47,7 +47,7 @@ def plot_training_curves(train_log, lr, momentum, momentum_label="beta1", title=
     return fig
 
 
-def plot_lr_finder(result, ax=None, marks=None):
+def plot_lr_finder(result, ax=None, marks=None, title=None):
     """An LR range test: raw and smoothed loss against lr on a log axis, suggestions as vertical lines.
 
     ``marks`` adds more labelled learning rates, e.g. ``{"page max_lr": 0.01}``.
@@ -69,6 +69,8 @@ def plot_lr_finder(result, ax=None, marks=None):
         ax.set_ylim(top=top * 1.05)
     ax.grid(axis="both", linestyle="dotted", alpha=0.8)
     ax.legend(loc="upper left", fontsize="small")
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 
@@ -100,9 +102,9 @@ def plot_run_comparison(groups, ylim=None):
     return fig
 
 
-def plot_warmup_over_finder(result, run, label="one-cycle warm-up"):
+def plot_warmup_over_finder(result, run, label="one-cycle warm-up", title=None):
     """The LR finder's curve with a one-cycle run's (lr, averaged loss) trace up to its peak lr laid over it."""
-    fig = plot_lr_finder(result)
+    fig = plot_lr_finder(result, title=title)
     ax = fig.axes[0]
     lrs = run.stats.lr
     peak = lrs.index(max(lrs))

@@ -24,6 +24,7 @@ def test_lr_finder_plot_marks_suggestions():
                             suggestions={"steepest": 1e-3, "valley": 1e-3})
     fig = result.plot()
     ax = fig.axes[0]
+    assert plot_lr_finder(result, title="a title").axes[0].get_title() == "a title"
     assert ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "steepest: 0.001" in labels and "valley: 0.001" in labels
