@@ -6,8 +6,8 @@ The chapters import from here; the original page's code runs against it unchange
 """
 
 from .callbacks import Callback, SchedulerStatsCallback
-from .experiments import RunResult, activation_stats, train_one_cycle
 from .data import MNISTNotFoundError, TensorLoader, mnist_datasets, mnist_loaders, mnist_tensors
+from .experiments import RunResult, activation_stats, train_one_cycle
 from .lr_finder import LRFinderResult, lr_range_test, suggest_lrs
 from .models import ACTIVATIONS, count_parameters, mnist_model
 from .plots import (plot_lr_finder, plot_lr_momentum, plot_run_comparison, plot_training_curves,
@@ -17,8 +17,9 @@ from .schedules import one_cycle_schedule
 from .training import DEVICE, Trainer, default_device
 
 __all__ = [
-    "ACTIVATIONS", "Callback", "DEVICE", "LRFinderResult", "MNISTNotFoundError", "SchedulerStatsCallback",
-    "RunResult", "TensorLoader", "Trainer", "activation_stats", "count_parameters", "default_device", "lr_range_test", "mnist_datasets",
-    "mnist_loaders", "mnist_model", "mnist_tensors", "one_cycle_schedule", "plot_lr_finder", "plot_lr_momentum",
-    "plot_run_comparison", "plot_training_curves", "plot_warmup_over_finder", "seed_everything", "suggest_lrs", "train_one_cycle", "use_svg",
+    "ACTIVATIONS", "Callback", "DEVICE", "LRFinderResult", "MNISTNotFoundError", "RunResult",
+    "SchedulerStatsCallback", "TensorLoader", "Trainer", "activation_stats", "count_parameters",
+    "default_device", "lr_range_test", "mnist_datasets", "mnist_loaders", "mnist_model", "mnist_tensors",
+    "one_cycle_schedule", "plot_lr_finder", "plot_lr_momentum", "plot_run_comparison", "plot_training_curves",
+    "plot_warmup_over_finder", "seed_everything", "suggest_lrs", "train_one_cycle", "use_svg",
 ]

@@ -33,11 +33,6 @@ class RunResult:
         return self.trainer.valid_log["loss"][-1] if not self.diverged else float("nan")
 
     @property
-    def train_loss(self):
-        """The trailing-mean train loss at the last step."""
-        return self.trainer.train_log["loss_avg"][-1]
-
-    @property
     def seconds_per_epoch(self):
         """Training time per epoch, validation excluded."""
         return sum(self.trainer.epoch_seconds) / len(self.trainer.epoch_seconds)

@@ -3,6 +3,8 @@
 import torch
 from torch.optim.lr_scheduler import OneCycleLR
 
+from .callbacks import SchedulerStatsCallback
+
 
 def one_cycle_schedule(total_steps, max_lr=0.01, optimizer="adamw", **one_cycle_kwargs):
     """The lr and momentum that ``OneCycleLR`` gives at each of ``total_steps`` training steps.
@@ -21,13 +23,11 @@ def one_cycle_schedule(total_steps, max_lr=0.01, optimizer="adamw", **one_cycle_
     else:
         raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
     scheduler = OneCycleLR(optim, max_lr=max_lr, total_steps=total_steps, **one_cycle_kwargs)
-    key = "betas" if optimizer == "adamw" else "momentum"
-    lrs, momenta = [], []
+    # The same recorder the Trainer uses, called before each step instead of after it.
+    stats = SchedulerStatsCallback(optim)
     for step in range(total_steps):
-        group = optim.param_groups[0]
-        lrs.append(group["lr"])
-        momenta.append(group[key][0] if key == "betas" else group[key])
+        stats()
         if step < total_steps - 1:
             optim.step()
             scheduler.step()
-    return lrs, momenta
+    return stats.lr, stats.momentum
