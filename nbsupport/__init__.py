@@ -5,7 +5,9 @@ The chapters import from here; the original page's code runs against it unchange
     from nbsupport import DEVICE, Trainer, SchedulerStatsCallback, mnist_model, mnist_loaders
 """
 
-from .callbacks import Callback, SchedulerStatsCallback
+__version__ = "0.2.0"
+
+from .callbacks import Callback, ScheduleFreeCallback, SchedulerStatsCallback
 from .data import MNISTNotFoundError, TensorLoader, mnist_datasets, mnist_loaders, mnist_tensors
 from .experiments import RunResult, activation_stats, train_one_cycle
 from .lr_finder import LRFinderResult, lr_range_test, suggest_lrs

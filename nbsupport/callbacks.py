@@ -4,14 +4,25 @@
 class Callback:
     """Base class for callbacks that react to named training events; override the ones you need.
 
-    Each hook receives the ``Trainer``. ``after_step`` runs after the optimizer
-    and scheduler steps, ``after_epoch`` after validation and the epoch line.
+    Each hook receives the ``Trainer``. ``before_epoch`` runs before an
+    epoch's first training step, ``after_step`` after each optimizer and
+    scheduler step, ``before_validate`` and ``after_validate`` around the
+    validation pass, ``after_epoch`` after validation and the epoch line.
     """
 
     def before_fit(self, trainer):
         pass
 
+    def before_epoch(self, trainer):
+        pass
+
     def after_step(self, trainer):
+        pass
+
+    def before_validate(self, trainer):
+        pass
+
+    def after_validate(self, trainer):
         pass
 
     def after_epoch(self, trainer):
@@ -48,3 +59,32 @@ class SchedulerStatsCallback:
         group = self.optim.param_groups[0]
         self.lr.append(group["lr"])
         self.momentum.append(group["betas"][0] if self.kind == "beta1" else group["momentum"])
+
+
+class ScheduleFreeCallback(Callback):
+    """Switch a schedule-free optimizer (Defazio et al. 2024) between its training and evaluation points.
+
+    ``schedulefree.AdamWScheduleFree`` trains at one sequence of weights and
+    evaluates at their average: it needs ``optimizer.train()`` before training
+    steps and ``optimizer.eval()`` before evaluating or saving the model.
+    """
+
+    def __init__(self, optim):
+        if not (callable(getattr(optim, "train", None)) and callable(getattr(optim, "eval", None))):
+            raise TypeError(
+                f"ScheduleFreeCallback needs an optimizer with train() and eval() methods, such as "
+                f"schedulefree.AdamWScheduleFree; got {type(optim).__name__}"
+            )
+        self.optim = optim
+
+    def before_epoch(self, trainer):
+        self.optim.train()
+
+    def before_validate(self, trainer):
+        self.optim.eval()
+
+    def after_validate(self, trainer):
+        self.optim.train()
+
+    def after_fit(self, trainer):
+        self.optim.eval()

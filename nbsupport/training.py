@@ -52,7 +52,7 @@ class Trainer:
     scheduler step, like the page's ``SchedulerStatsCallback``) or ``Callback``
     objects. ``train_log`` holds per-step ``loss``, ``accs`` and their trailing
     means ``loss_avg``, ``accs_avg`` over the last 5% of an epoch's steps;
-    ``valid_log`` holds per-epoch ``loss`` and ``accs``; ``epoch_seconds`` the
+    ``epoch_log`` and ``valid_log`` hold per-epoch training and validation ``loss`` and ``accs``; ``epoch_seconds`` the
     wall-clock time of each epoch's training steps (validation excluded).
     ``verbose=False`` silences the epoch lines.
     """
@@ -70,6 +70,7 @@ class Trainer:
         self.epoch_seconds = []
         self.train_log = {"loss": [], "accs": [], "loss_avg": [], "accs_avg": []}
         self.valid_log = {"loss": [], "accs": []}
+        self.epoch_log = {"loss": [], "accs": []}
         self.step = 0
 
     def _emit(self, event):
@@ -107,6 +108,7 @@ class Trainer:
         try:
             for epoch in range(1, epochs + 1):
                 self.model.train()
+                self._emit("before_epoch")
                 loss_sum, correct, seen = 0.0, 0, 0
                 start = time.perf_counter()
                 for x, y in train_loader:
@@ -119,9 +121,13 @@ class Trainer:
                     if self.step % 50 == 0:
                         bar.set_postfix(loss=f"{self.train_log['loss_avg'][-1]:.4f}", refresh=False)
                 self.epoch_seconds.append(time.perf_counter() - start)
+                self.epoch_log["loss"].append(loss_sum / seen)
+                self.epoch_log["accs"].append(correct / seen)
                 line = f"[Epoch: {epoch}/{epochs}]    loss: {loss_sum / seen:.4f}  acc: {correct / seen:.4f}"
                 if valid_loader is not None:
+                    self._emit("before_validate")
                     val_loss, val_acc = self.evaluate(valid_loader)
+                    self._emit("after_validate")
                     self.valid_log["loss"].append(val_loss)
                     self.valid_log["accs"].append(val_acc)
                     line += f"    val_loss: {val_loss:.4f}  val_acc: {val_acc:.4f}"

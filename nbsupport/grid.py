@@ -1,0 +1,412 @@
+"""Grids of runs with stored results: train what is missing, resume after a kill, re-check stored rows.
+
+A grid is a Python file ``experiments/<name>.py`` that defines ``RUNS``, a list
+of ``RunConfig``, or a function ``runs()`` returning one (a grid may depend on
+another grid's stored table, e.g. to use each schedule's best lr). It may also
+define ``load_data(scaling)`` returning ``((x_train, y_train), (x_valid, y_valid))``
+(the unit tests use this for synthetic grids). Results go to
+``experiments/results/<name>.csv``: one row per run, appended whole as soon as
+the run finishes, each row ending in a checksum of itself, so a row cut short
+by a kill is detected rather than read as data.
+
+Command line (``python -m nbsupport.grid --help``)::
+
+    python -m nbsupport.grid run schedules_sweep            # train the runs not stored yet
+    python -m nbsupport.grid status schedules_sweep         # stored, missing, stale rows; cost so far
+    python -m nbsupport.grid check schedules_sweep -n 2     # re-train the 2 cheapest stored runs and compare
+"""
+
+import argparse
+import csv
+import importlib.util
+import io
+import math
+import os
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import repo_root
+from .runs import RunConfig, default_threads, record_columns, set_threads, train_run
+from .training import progress_enabled
+
+EXPERIMENTS_DIR = "experiments"
+CHECKSUM = "checksum"
+#: On a CPU type or thread count other than the one that produced a row, a re-trained run takes another
+#: floating-point path and agrees with it only statistically; these are the allowed absolute differences.
+CHECK_BAND = {"val_acc": 0.015, "train_acc": 0.02, "val_loss": 0.05, "train_loss": 0.06}
+
+
+class DamagedTableError(ValueError):
+    """A results table has a row that was not written whole (or was edited by hand)."""
+
+
+@dataclass
+class Grid:
+    """A grid loaded from its file: its name, its runs (in order, without duplicates), where results go."""
+
+    name: str
+    path: Path
+    runs: list
+    load_data: object = None
+
+    @property
+    def results_path(self) -> Path:
+        return self.path.parent / "results" / f"{self.name}.csv"
+
+    def data_for(self, scaling):
+        return self.load_data(scaling) if self.load_data is not None else None
+
+
+def grid_path(name) -> Path:
+    """``experiments/<name>.py`` in the checkout, or ``name`` itself if it is a path to a ``.py`` file."""
+    path = Path(name)
+    if path.suffix == ".py":
+        if not path.is_file():
+            raise FileNotFoundError(f"grid file {path} does not exist")
+        return path.resolve()
+    folder = repo_root() / EXPERIMENTS_DIR
+    path = folder / f"{name}.py"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+        raise ValueError(f"no grid named {name!r}: {path} does not exist; known grids: {known}")
+    return path
+
+
+def load_grid(name) -> Grid:
+    """Import a grid file and collect its runs."""
+    path = grid_path(name)
+    spec = importlib.util.spec_from_file_location(f"nbsupport_grid_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))  # a grid may import a sibling module of shared definitions
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    if hasattr(module, "runs"):
+        runs = list(module.runs())
+    elif hasattr(module, "RUNS"):
+        runs = list(module.RUNS)
+    else:
+        raise ValueError(f"grid file {path} defines neither RUNS (a list of RunConfig) nor runs()")
+    bad = [r for r in runs if not isinstance(r, RunConfig)]
+    if bad:
+        raise TypeError(f"grid {path.stem}: every run must be a RunConfig, got {bad[0]!r}")
+    return Grid(path.stem, path, list(dict.fromkeys(runs)), getattr(module, "load_data", None))
+
+
+# -- the results table ---------------------------------------------------------------------------------
+
+def _format(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def format_row(record) -> str:
+    """One CSV line (with its newline) for a record, ending in the CRC32 of everything before it."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow([_format(record.get(c)) for c in record_columns()])
+    body = buf.getvalue()
+    return f"{body},{zlib.crc32(body.encode()):08x}\n"
+
+
+def header_line() -> str:
+    return ",".join(record_columns() + (CHECKSUM,)) + "\n"
+
+
+def append_row(path, record):
+    """Append one record to the table at ``path`` whole or not at all (a new table is created with its header).
+
+    The row goes out in one ``write`` on a file opened for appending and is
+    flushed to disk before the function returns.
+    """
+    path = Path(path)
+    line = format_row(record).encode()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "wb") as f:
+            f.write(header_line().encode() + line)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(f"short write to {path}: {written} of {len(line)} bytes")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_rows(path):
+    """The rows of a table as dicts of strings, and the damaged last line (or None).
+
+    A row is damaged when its checksum does not match or it has no newline:
+    the command was killed while writing it. A damaged row anywhere but at
+    the end, or a header that is not this version's, raises
+    ``DamagedTableError``, saying where and what.
+    """
+    path = Path(path)
+    if not path.exists():
+        return [], None
+    text = path.read_bytes().decode()
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return [], None
+    if lines[0] != header_line():
+        raise DamagedTableError(
+            f"{path}: the header does not match the columns this version of nbsupport writes; "
+            f"expected {header_line().strip()!r}, found {lines[0].strip()!r}. Move the table aside and "
+            f"re-run the grid, or check out the nbsupport version that wrote it."
+        )
+    rows, columns = [], record_columns()
+    for number, line in enumerate(lines[1:], start=2):
+        body, _, crc = line.rstrip("\n").rpartition(",")
+        ok = line.endswith("\n") and body and crc == f"{zlib.crc32(body.encode()):08x}"
+        if not ok:
+            if number == len(lines):
+                return rows, (number, line)
+            raise DamagedTableError(
+                f"{path}, line {number}: the row's checksum does not match its contents (edited by hand, or "
+                f"written by something else than nbsupport.grid): {line[:120]!r}..."
+            )
+        rows.append(dict(zip(columns, next(csv.reader([body])))))
+    return rows, None
+
+
+def quarantine_damaged(path, damaged):
+    """Move a damaged last line out of the table into ``<table>.damaged`` and say so on stderr."""
+    path = Path(path)
+    number, line = damaged
+    with open(path.with_suffix(".csv.damaged"), "a") as f:
+        f.write(line if line.endswith("\n") else line + "\n")
+    data = path.read_bytes()
+    os.truncate(path, len(data) - len(line.encode()))
+    print(f"{path}, line {number}: the last row was not written whole (the command was killed while "
+          f"writing it); moved it to {path.with_suffix('.csv.damaged')} and will train that run again.",
+          file=sys.stderr)
+
+
+def load_results(name_or_path):
+    """A grid's stored table as a pandas DataFrame, one row per run; a damaged row raises an error."""
+    import pandas as pd
+
+    path = Path(name_or_path)
+    if path.suffix != ".csv":
+        path = load_grid(name_or_path).results_path
+    rows, damaged = read_rows(path)
+    if damaged is not None:
+        raise DamagedTableError(
+            f"{path}, line {damaged[0]}: the last row was not written whole; run the grid command again "
+            f"(it moves the row aside and re-trains that run)."
+        )
+    if not rows:
+        raise FileNotFoundError(f"{path} has no stored runs yet; train them with "
+                                f"python -m nbsupport.grid run {path.stem}")
+    df = pd.DataFrame(rows)
+    numeric = ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "final_loss_avg",
+               "peak_loss_avg", "peak_step", "nan_step", "seconds")
+    for col in numeric:
+        df[col] = pd.to_numeric(df[col].replace("", "nan"))
+    for col in ("epochs", "seed", "batch_size", "steps_per_epoch", "threads"):
+        df[col] = df[col].astype(int)
+    return df
+
+
+@dataclass
+class GridState:
+    grid: Grid
+    stored: dict  # run_id -> row
+    missing: list  # RunConfig not stored yet, in grid order
+    stale: list  # stored rows whose config is not in the grid
+    damaged: object = None
+
+
+def grid_state(grid: Grid) -> GridState:
+    rows, damaged = read_rows(grid.results_path)
+    stored = {}
+    for row in rows:
+        if row["run_id"] in stored:
+            raise DamagedTableError(f"{grid.results_path}: run {row['run_id']} is stored twice")
+        stored[row["run_id"]] = row
+    ids = {r.run_id for r in grid.runs}
+    missing = [r for r in grid.runs if r.run_id not in stored]
+    stale = [row for rid, row in stored.items() if rid not in ids]
+    return GridState(grid, stored, missing, stale, damaged)
+
+
+def _report_stale(state, out=sys.stderr):
+    for row in state.stale:
+        print(f"{state.grid.results_path.name}: stored run {row['run_id']} "
+              f"({RunConfig.from_record(row).label()}) is no longer in the grid {state.grid.name}; "
+              f"it stays in the table (delete its line to drop it)", file=out)
+
+
+def _train_in_worker(config, threads, data, progress):
+    set_threads(threads)
+    return train_run(config, data, progress=progress)
+
+
+def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=sys.stdout):
+    """Train the runs of grid ``name`` that are not stored yet, appending each as it finishes.
+
+    ``workers`` processes (joblib) train runs side by side, each with
+    ``threads`` torch threads (default: the CPU cores divided among workers);
+    the thread count is stored in each row. ``limit`` stops after that many
+    new runs. Returns the records trained in this call.
+    """
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} is not allowed; it must be an int >= 1")
+    grid = load_grid(name)
+    state = grid_state(grid)
+    if state.damaged is not None:
+        quarantine_damaged(grid.results_path, state.damaged)
+        state = grid_state(grid)
+    _report_stale(state)
+    todo = state.missing[:limit] if limit is not None else state.missing
+    threads = threads if threads is not None else default_threads(workers)
+    print(f"grid {grid.name}: {len(grid.runs)} runs, {len(state.stored)} stored, {len(todo)} to train "
+          f"({workers} worker(s) x {threads} thread(s)) -> {grid.results_path}", file=out, flush=True)
+    if not todo:
+        return []
+    from tqdm.auto import tqdm
+
+    show = progress_enabled(progress)
+    bar = tqdm(total=len(todo), desc=f"{grid.name} runs", unit="run", disable=not show)
+    done = []
+    try:
+        if workers == 1:
+            previous = set_threads(threads)
+            try:
+                for config in todo:
+                    bar.set_postfix_str(config.label(), refresh=True)
+                    record = train_run(config, grid.data_for(config.scaling), progress=show)
+                    append_row(grid.results_path, record)
+                    done.append(record)
+                    bar.update()
+            finally:
+                set_threads(previous)
+        else:
+            from joblib import Parallel, delayed
+
+            jobs = (delayed(_train_in_worker)(c, threads, grid.data_for(c.scaling), False) for c in todo)
+            for record in Parallel(n_jobs=workers, return_as="generator_unordered")(jobs):
+                append_row(grid.results_path, record)
+                done.append(record)
+                bar.update()
+    finally:
+        bar.close()
+    total = sum(float(r["seconds"]) for r in done)
+    print(f"grid {grid.name}: trained {len(done)} run(s), {total:.0f} s of training", file=out, flush=True)
+    return done
+
+
+def grid_status(name, out=sys.stdout):
+    """Print what a grid has stored, what is missing, what is stale, and what the stored runs cost."""
+    grid = load_grid(name)
+    state = grid_state(grid)
+    seconds = sum(float(r["seconds"]) for r in state.stored.values())
+    hardware = sorted({f"{r['hardware']} x{r['threads']} threads" for r in state.stored.values()})
+    print(f"grid {grid.name}: {len(grid.runs)} runs; {len(state.stored)} stored "
+          f"({seconds:.0f} s = {seconds / 60:.1f} min of training on {', '.join(hardware) or '-'}); "
+          f"{len(state.missing)} missing; {len(state.stale)} stale", file=out)
+    if state.damaged is not None:
+        print(f"  line {state.damaged[0]} is damaged (cut short); `run` moves it aside and re-trains it", file=out)
+    _report_stale(state, out)
+    return state
+
+
+def _same_machine(row):
+    from .runs import provenance
+
+    here = provenance()
+    return all(str(here[k]) == row[k] for k in ("torch_version", "hardware")) and int(row["threads"]) == here["threads"]
+
+
+def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=sys.stdout, progress=False):
+    """Re-train stored runs (the ``n`` cheapest, or those in ``run_ids``) and compare with the stored rows.
+
+    Runs are re-trained with the thread count stored in their row, unless
+    ``threads`` is given. Where torch version, CPU type and thread count match
+    the row, every metric must agree exactly; elsewhere within ``CHECK_BAND``.
+    Returns a list of dicts (``run_id``, ``exact``, ``ok``, stored and re-measured
+    metrics); prints them side by side.
+    """
+    grid = load_grid(name)
+    state = grid_state(grid)
+    rows = list(state.stored.values())
+    if run_ids:
+        unknown = [r for r in run_ids if r not in state.stored]
+        if unknown:
+            raise ValueError(f"run ids {unknown} are not stored in {grid.results_path}")
+        chosen = [state.stored[r] for r in run_ids]
+    else:
+        if max_epochs is not None:
+            rows = [r for r in rows if int(r["epochs"]) <= max_epochs]
+        chosen = sorted(rows, key=lambda r: (float(r["seconds"]), r["run_id"]))[:n]
+    if not chosen:
+        raise ValueError(f"grid {grid.name} has no stored run to check")
+    results = []
+    metrics = ("train_loss", "train_acc", "val_loss", "val_acc")
+    for row in chosen:
+        config = RunConfig.from_record(row)
+        row_threads = threads if threads is not None else int(row["threads"])
+        previous = set_threads(row_threads)
+        try:
+            exact = _same_machine(row)
+            new = train_run(config, grid.data_for(config.scaling), progress=progress)
+        finally:
+            set_threads(previous)
+        stored = {m: float(row[m]) for m in metrics}
+        fresh = {m: float(new[m]) for m in metrics}
+        if exact:
+            ok = all(_format(fresh[m]) == row[m] for m in metrics) and new["val_acc_epochs"] == row["val_acc_epochs"]
+        else:
+            ok = all(abs(fresh[m] - stored[m]) <= CHECK_BAND[m] for m in metrics)
+        results.append({"run_id": row["run_id"], "exact": exact, "ok": ok, "stored": stored, "fresh": fresh,
+                        "stored_on": f"{row['hardware']} x{row['threads']}", "label": config.label()})
+        rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {CHECK_BAND}"
+        print(f"{row['run_id']}  {config.label()}  [{rule}]", file=out)
+        for m in metrics:
+            print(f"    {m:<10}  stored {stored[m]:.6f}   re-measured {fresh[m]:.6f}   "
+                  f"diff {fresh[m] - stored[m]:+.6f}", file=out)
+        print(f"    -> {'OK' if ok else 'MISMATCH'}", file=out, flush=True)
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m nbsupport.grid", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="train the runs of a grid that are not stored yet")
+    p_run.add_argument("grid", help="grid name (experiments/<name>.py) or path to a grid file")
+    p_run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p_run.add_argument("--threads", type=int, default=None, help="torch threads per worker (default cores/workers)")
+    p_run.add_argument("--limit", type=int, default=None, help="train at most this many runs, then stop")
+    p_status = sub.add_parser("status", help="stored, missing and stale runs of a grid, and their cost")
+    p_status.add_argument("grid")
+    p_check = sub.add_parser("check", help="re-train stored runs and compare them with their rows")
+    p_check.add_argument("grid")
+    p_check.add_argument("-n", type=int, default=1, help="how many of the cheapest stored runs (default 1)")
+    p_check.add_argument("--run-id", action="append", help="check this stored run (repeatable)")
+    p_check.add_argument("--threads", type=int, default=None, help="threads (default: the row's)")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run_grid(args.grid, workers=args.workers, threads=args.threads, limit=args.limit)
+        grid_status(args.grid)
+    elif args.command == "status":
+        grid_status(args.grid)
+    else:
+        results = check_grid(args.grid, n=args.n, run_ids=args.run_id, threads=args.threads)
+        return 0 if all(r["ok"] for r in results) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
