@@ -15,13 +15,15 @@ from .models import ACTIVATIONS, count_parameters, mnist_model
 from .plots import (plot_lr_finder, plot_lr_momentum, plot_run_comparison, plot_training_curves,
                     plot_warmup_over_finder, use_svg)
 from .repro import seed_everything
+from .runs import RunConfig, schedule_trace, train_run
 from .schedules import one_cycle_schedule
 from .training import DEVICE, Trainer, default_device
 
 __all__ = [
     "ACTIVATIONS", "Callback", "DEVICE", "LRFinderResult", "MNISTNotFoundError", "RunResult",
-    "SchedulerStatsCallback", "TensorLoader", "Trainer", "activation_stats", "count_parameters",
+    "RunConfig", "ScheduleFreeCallback", "SchedulerStatsCallback", "TensorLoader", "Trainer", "activation_stats", "count_parameters",
     "default_device", "lr_range_test", "mnist_datasets", "mnist_loaders", "mnist_model", "mnist_tensors",
     "one_cycle_schedule", "plot_lr_finder", "plot_lr_momentum", "plot_run_comparison", "plot_training_curves",
-    "plot_warmup_over_finder", "seed_everything", "suggest_lrs", "train_one_cycle", "use_svg",
+    "plot_warmup_over_finder", "schedule_trace", "seed_everything", "suggest_lrs", "train_one_cycle", "train_run",
+    "use_svg",
 ]

@@ -214,7 +214,7 @@ def load_results(name_or_path):
     numeric = ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "final_loss_avg",
                "peak_loss_avg", "peak_step", "nan_step", "seconds")
     for col in numeric:
-        df[col] = pd.to_numeric(df[col].replace("", "nan"))
+        df[col] = df[col].replace("", "nan").astype(float)
     for col in ("epochs", "seed", "batch_size", "steps_per_epoch", "threads"):
         df[col] = df[col].astype(int)
     return df
