@@ -113,3 +113,40 @@ def plot_warmup_over_finder(result, run, label="one-cycle warm-up", title=None):
     ax.plot(used, run.trainer.train_log["loss_avg"][: peak + 1], color="C2", linewidth=2, label=label)
     ax.legend(loc="upper left", fontsize="small")
     return fig
+
+
+def plot_metric_vs(df, x, y="val_acc", hue="schedule", ax=None, logx=False, title=None, labels=None,
+                   order=None):
+    """Mean of ``y`` against ``x``, one line per value of ``hue``, error bars one standard deviation over seeds.
+
+    ``df`` is a results table (one row per run). Points backed by a single run
+    have no error bar; a line's legend entry says how many runs each point
+    averages (``n=3``, or ``n=1-3`` where it varies). ``labels`` maps hue
+    values to legend text; ``order`` fixes the order of the lines.
+    """
+    from .noise import summarize
+
+    summary = summarize(df, [hue, x], metrics=(y,))
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
+    hues = order if order is not None else list(dict.fromkeys(summary[hue]))
+    for i, value in enumerate(hues):
+        part = summary[summary[hue] == value].sort_values(x)
+        if part.empty:
+            continue
+        n_lo, n_hi = int(part["n"].min()), int(part["n"].max())
+        n_text = f"n={n_lo}" if n_lo == n_hi else f"n={n_lo}-{n_hi}"
+        label = f"{(labels or {}).get(value, value)} ({n_text})"
+        ax.errorbar(part[x], part[f"{y}_mean"], yerr=part[f"{y}_sd"].fillna(0), marker="o", markersize=4,
+                    capsize=3, linewidth=1.5, label=label, color=f"C{i % 10}")
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(axis="both", linestyle="dotted", alpha=0.8)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig
