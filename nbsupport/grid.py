@@ -242,11 +242,12 @@ def grid_state(grid: Grid) -> GridState:
     return GridState(grid, stored, missing, stale, damaged)
 
 
-def _report_stale(state, out=sys.stderr):
+def _report_stale(state, out=None):
+    out = out or sys.stderr
     for row in state.stale:
         print(f"{state.grid.results_path.name}: stored run {row['run_id']} "
               f"({RunConfig.from_record(row).label()}) is no longer in the grid {state.grid.name}; "
-              f"it stays in the table (delete its line to drop it)", file=out)
+              f"it stays in the table (delete its line to drop it)", file=out or sys.stdout)
 
 
 def _train_in_worker(config, threads, data, progress):
@@ -254,7 +255,7 @@ def _train_in_worker(config, threads, data, progress):
     return train_run(config, data, progress=progress)
 
 
-def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=sys.stdout):
+def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=None):
     """Train the runs of grid ``name`` that are not stored yet, appending each as it finishes.
 
     ``workers`` processes (joblib) train runs side by side, each with
@@ -273,7 +274,7 @@ def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=sy
     todo = state.missing[:limit] if limit is not None else state.missing
     threads = threads if threads is not None else default_threads(workers)
     print(f"grid {grid.name}: {len(grid.runs)} runs, {len(state.stored)} stored, {len(todo)} to train "
-          f"({workers} worker(s) x {threads} thread(s)) -> {grid.results_path}", file=out, flush=True)
+          f"({workers} worker(s) x {threads} thread(s)) -> {grid.results_path}", file=out or sys.stdout, flush=True)
     if not todo:
         return []
     from tqdm.auto import tqdm
@@ -304,11 +305,11 @@ def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=sy
     finally:
         bar.close()
     total = sum(float(r["seconds"]) for r in done)
-    print(f"grid {grid.name}: trained {len(done)} run(s), {total:.0f} s of training", file=out, flush=True)
+    print(f"grid {grid.name}: trained {len(done)} run(s), {total:.0f} s of training", file=out or sys.stdout, flush=True)
     return done
 
 
-def grid_status(name, out=sys.stdout):
+def grid_status(name, out=None):
     """Print what a grid has stored, what is missing, what is stale, and what the stored runs cost."""
     grid = load_grid(name)
     state = grid_state(grid)
@@ -316,9 +317,9 @@ def grid_status(name, out=sys.stdout):
     hardware = sorted({f"{r['hardware']} x{r['threads']} threads" for r in state.stored.values()})
     print(f"grid {grid.name}: {len(grid.runs)} runs; {len(state.stored)} stored "
           f"({seconds:.0f} s = {seconds / 60:.1f} min of training on {', '.join(hardware) or '-'}); "
-          f"{len(state.missing)} missing; {len(state.stale)} stale", file=out)
+          f"{len(state.missing)} missing; {len(state.stale)} stale", file=out or sys.stdout)
     if state.damaged is not None:
-        print(f"  line {state.damaged[0]} is damaged (cut short); `run` moves it aside and re-trains it", file=out)
+        print(f"  line {state.damaged[0]} is damaged (cut short); `run` moves it aside and re-trains it", file=out or sys.stdout)
     _report_stale(state, out)
     return state
 
@@ -330,7 +331,7 @@ def _same_machine(row):
     return all(str(here[k]) == row[k] for k in ("torch_version", "hardware")) and int(row["threads"]) == here["threads"]
 
 
-def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=sys.stdout, progress=False):
+def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=None, progress=False):
     """Re-train stored runs (the ``n`` cheapest, or those in ``run_ids``) and compare with the stored rows.
 
     Runs are re-trained with the thread count stored in their row, unless
@@ -373,11 +374,11 @@ def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=sy
         results.append({"run_id": row["run_id"], "exact": exact, "ok": ok, "stored": stored, "fresh": fresh,
                         "stored_on": f"{row['hardware']} x{row['threads']}", "label": config.label()})
         rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {CHECK_BAND}"
-        print(f"{row['run_id']}  {config.label()}  [{rule}]", file=out)
+        print(f"{row['run_id']}  {config.label()}  [{rule}]", file=out or sys.stdout)
         for m in metrics:
             print(f"    {m:<10}  stored {stored[m]:.6f}   re-measured {fresh[m]:.6f}   "
-                  f"diff {fresh[m] - stored[m]:+.6f}", file=out)
-        print(f"    -> {'OK' if ok else 'MISMATCH'}", file=out, flush=True)
+                  f"diff {fresh[m] - stored[m]:+.6f}", file=out or sys.stdout)
+        print(f"    -> {'OK' if ok else 'MISMATCH'}", file=out or sys.stdout, flush=True)
     return results
 
 

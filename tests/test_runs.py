@@ -1,0 +1,160 @@
+"""RunConfig validation, train_run's record, and a run's independence from whatever ran before it."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nbsupport import RunConfig, ScheduleFreeCallback, Trainer, lr_range_test, mnist_model, schedule_trace, train_run
+from nbsupport.runs import SCHEDULES, record_columns
+from helpers import synthetic_loaders, synthetic_mnist
+
+
+def tiny_data(n_train=128, n_valid=32, seed=0):
+    x, y = synthetic_mnist(n_train + n_valid, seed)
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:])
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("schedule", "linear", "use one of"),
+    ("optimizer", "adam", "use one of"),
+    ("lr", 0, "must be a number > 0"),
+    ("lr", -1e-3, "must be a number > 0"),
+    ("lr", float("nan"), "must be a number > 0"),
+    ("momentum", 1.0, "'cycled' or a number in \\[0, 1\\)"),
+    ("momentum", -0.1, "'cycled' or a number in \\[0, 1\\)"),
+    ("momentum", "fast", "'cycled' or a number in \\[0, 1\\)"),
+    ("epochs", 0, "int >= 1"),
+    ("epochs", 1.5, "int >= 1"),
+    ("scaling", "standard", "use one of \\('page', 'normalized'\\)"),
+    ("activation", "swish", "use one of"),
+    ("init", "xavier", "use one of"),
+    ("seed", -1, "int >= 0"),
+    ("batch_size", 0, "int >= 1"),
+    ("weight_decay", -0.1, "number >= 0"),
+])
+def test_bad_config_is_refused_naming_field_value_and_what_is_allowed(field, value, allowed):
+    with pytest.raises(ValueError, match=f"{field}={value!r}".replace("(", "\\(").replace(")", "\\)")
+                       .replace("[", "\\[").replace(".", "\\.") + f".*{allowed}"):
+        RunConfig(**{field: value})
+
+
+def test_combinations_that_make_no_sense_are_refused():
+    with pytest.raises(ValueError, match="only for one-cycle"):
+        RunConfig(schedule="cosine", momentum="cycled")
+    with pytest.raises(ValueError, match="optimizer must be 'adamw'"):
+        RunConfig(schedule="schedule_free", optimizer="sgd")
+    with pytest.raises(ValueError, match="activation must be 'selu'"):
+        RunConfig(init="lecun", activation="relu")
+
+
+def test_defaults_resolve_to_explicit_values_and_round_trip_through_a_row():
+    one_cycle, cosine, sgd = RunConfig(), RunConfig(schedule="cosine"), RunConfig(optimizer="sgd", momentum=0.9)
+    assert (one_cycle.momentum, one_cycle.weight_decay) == ("cycled", 0.01)
+    assert (cosine.momentum, sgd.weight_decay) == (0.9, 0.0)
+    assert RunConfig(momentum=None) == RunConfig(momentum="cycled")
+    row = {k: str(v) for k, v in vars(sgd).items()}
+    assert RunConfig.from_record(row) == sgd and RunConfig.from_record(row).run_id == sgd.run_id
+    assert RunConfig(lr=0.01).run_id != RunConfig(lr=0.003).run_id
+    # Stored tables key their rows on this id: it must not change between sessions or versions.
+    assert RunConfig(lr=0.01).run_id == "faa02b1d270d"
+
+
+def test_schedules_have_the_documented_shapes():
+    T = 200
+    for name in SCHEDULES:
+        lr, momentum = schedule_trace(RunConfig(schedule=name, lr=0.01, epochs=1), T)
+        assert len(lr) == len(momentum) == T
+        assert max(lr) == pytest.approx(0.01), name
+    lr, _ = schedule_trace(RunConfig(schedule="constant", lr=0.01), T)
+    assert set(lr) == {0.01}
+    lr, _ = schedule_trace(RunConfig(schedule="step", lr=0.01), T)
+    assert lr[99] == pytest.approx(0.01) and lr[100] == pytest.approx(1e-3) and lr[150] == pytest.approx(1e-4)
+    lr, _ = schedule_trace(RunConfig(schedule="cosine", lr=0.01), T)
+    assert lr[0] == 0.01 and lr[100] == pytest.approx(0.005, rel=0.02) and lr[-1] < 1e-5
+    for name in ("warmup_cosine", "warmup_linear", "wsd"):
+        lr, _ = schedule_trace(RunConfig(schedule=name, lr=0.01), T)
+        assert lr[0] == pytest.approx(0.01 / 25) and lr[20] == pytest.approx(0.01), name  # 10% warm-up
+    lr, _ = schedule_trace(RunConfig(schedule="wsd", lr=0.01), T)
+    assert lr[159] == pytest.approx(0.01) and lr[180] == pytest.approx(0.005) and lr[-1] < 0.001  # 20% cooldown
+    lr, beta1 = schedule_trace(RunConfig(schedule="one_cycle", lr=0.01), T)
+    peak = lr.index(max(lr))
+    assert lr[0] == pytest.approx(4e-4) and peak == 59 and beta1[peak] == pytest.approx(0.85) and beta1[0] == 0.95
+    lr, _ = schedule_trace(RunConfig(schedule="one_cycle_3phase", lr=0.01), T)
+    assert lr.index(max(lr)) == 59 and lr[119] == pytest.approx(4e-4, rel=0.05)  # back at the start by 60%
+    lr, beta1 = schedule_trace(RunConfig(schedule="one_cycle", lr=0.01, momentum=0.9), T)
+    assert set(beta1) == {0.9}
+    lr, _ = schedule_trace(RunConfig(schedule="schedule_free", lr=0.01), T)
+    assert lr[0] == pytest.approx(0.01 / 20) and lr[19:] == [0.01] * (T - 19)
+
+
+def test_train_run_returns_a_flat_record_with_every_column():
+    config = RunConfig(schedule="one_cycle", lr=0.01, epochs=2, scaling="normalized")
+    record = train_run(config, tiny_data(), progress=False)
+    assert tuple(record) == record_columns()
+    assert record["run_id"] == config.run_id and record["schedule"] == "one_cycle"
+    val_acc = json.loads(record["val_acc_epochs"])
+    assert len(val_acc) == 2 and record["val_acc"] == val_acc[-1] and 0 <= record["val_acc"] <= 1
+    assert record["steps_per_epoch"] == 4 and 1 <= record["peak_step"] <= 8 and record["nan_step"] is None
+    assert record["peak_loss_avg"] >= record["final_loss_avg"]
+    assert record["threads"] == torch.get_num_threads() and record["hardware"].startswith("cpu:")
+    assert record["torch_version"] == torch.__version__ and record["seconds"] > 0
+
+
+def test_a_diverging_run_is_a_result_with_its_nan_step():
+    config = RunConfig(schedule="constant", lr=1e6, optimizer="sgd", momentum=0.9, epochs=2, scaling="normalized")
+    record = train_run(config, tiny_data(), progress=False)
+    assert record["nan_step"] is not None and record["nan_step"] >= 2
+    assert math.isnan(record["val_acc"]) and math.isnan(record["final_loss_avg"])
+
+
+def test_same_seed_same_run_whatever_ran_before():
+    config = RunConfig(schedule="one_cycle", lr=0.01, epochs=2, seed=3, scaling="normalized")
+    data = tiny_data()
+    alone = train_run(config, data, progress=False)
+    # An LR range test (which trains and shuffles), another run, and stray random draws first.
+    train, _ = synthetic_loaders(seed=1)
+    model = mnist_model()
+    lr_range_test(model, torch.optim.AdamW(model.parameters()), F.cross_entropy, train, num_steps=10, progress=False)
+    train_run(RunConfig(schedule="cosine", lr=0.003, epochs=1, seed=5, scaling="normalized"), data, progress=False)
+    torch.rand(1000)
+    after = train_run(config, data, progress=False)
+    for key in ("train_loss_epochs", "train_acc_epochs", "val_loss_epochs", "val_acc_epochs", "peak_loss_avg"):
+        assert after[key] == alone[key], key
+    other_seed = train_run(RunConfig(schedule="one_cycle", lr=0.01, epochs=2, seed=4, scaling="normalized"), data,
+                           progress=False)
+    assert other_seed["train_loss_epochs"] != alone["train_loss_epochs"]
+
+
+class RecordingOptimizer(torch.optim.SGD):
+    """SGD that logs train()/eval() calls, standing in for a schedule-free optimizer."""
+
+    def __init__(self, params):
+        super().__init__(params, lr=0.01, momentum=0.9)
+        self.calls = []
+
+    def train(self):
+        self.calls.append("train")
+
+    def eval(self):
+        self.calls.append("eval")
+
+
+def test_schedule_free_callback_switches_modes_around_training_and_evaluation():
+    train, valid = synthetic_loaders()
+    model = mnist_model()
+    optim = RecordingOptimizer(model.parameters())
+    trainer = Trainer(model, optim, F.cross_entropy, callbacks=[ScheduleFreeCallback(optim)], progress=False,
+                      verbose=False)
+    trainer.run(2, train, valid)
+    assert optim.calls == ["train", "eval", "train", "train", "eval", "train", "eval"]
+    with pytest.raises(TypeError, match="train\\(\\) and eval\\(\\)"):
+        ScheduleFreeCallback(torch.optim.AdamW(model.parameters()))
+
+
+def test_schedule_free_run_trains_and_ends_at_the_averaged_weights():
+    record = train_run(RunConfig(schedule="schedule_free", lr=0.003, epochs=2, scaling="normalized"), tiny_data(),
+                       progress=False)
+    assert record["nan_step"] is None and record["val_acc"] > 0.5  # chance is 0.1 on the synthetic task
