@@ -110,3 +110,57 @@ def run_noise(acc_values, n_valid=VALID_SIZE):
     if len(x) < 2:
         raise ValueError("need at least 2 runs (seeds) to measure a spread")
     return math.sqrt(float(np.std(x, ddof=1)) ** 2 + binomial_se(float(x.mean()), n_valid) ** 2)
+
+
+def compare_to_reference(df, column, reference, *, metric="val_acc", n_valid=VALID_SIZE):
+    """Compare every value of ``column`` in ``df`` with ``reference``, on ``metric`` over the rows (seeds) of each.
+
+    Returns a pandas DataFrame with one row per other value: its mean, the
+    reference's mean, the difference, its noise, how many noises that is, and
+    the verdict ("real" or "within noise").
+    """
+    import pandas as pd
+
+    if reference not in set(df[column]):
+        raise ValueError(f"reference {reference!r} is not among the values of {column!r}: {sorted(set(df[column]))}")
+    ref = df.loc[df[column] == reference, metric].to_numpy()
+    rows = []
+    for value in dict.fromkeys(df[column]):
+        if value == reference:
+            continue
+        c = compare(df.loc[df[column] == value, metric].to_numpy(), ref, n_valid=n_valid)
+        rows.append({column: value, "mean": c.mean_a, "reference_mean": c.mean_b, "diff": c.diff,
+                     "noise": c.noise, "z": c.z, "verdict": c.verdict})
+    return pd.DataFrame(rows)
+
+
+def mean_sd(summary, metric, digits=4):
+    """'mean ± sd' strings for ``metric`` from a ``summarize`` table, one per row ('mean' alone where n = 1)."""
+    means, sds = summary[f"{metric}_mean"], summary[f"{metric}_sd"]
+    return [f"{m:.{digits}f}" if sd != sd else f"{m:.{digits}f} ± {sd:.{digits}f}" for m, sd in zip(means, sds)]
+
+
+def budget_to_match(df, target, *, by, budget="epochs", metric="val_acc", n_valid=VALID_SIZE):
+    """For each value of ``by``: the smallest ``budget`` whose runs are not really worse than ``target``.
+
+    ``target`` is a sequence of accuracies (one per seed), e.g. the best
+    configuration at the largest budget. "Not really worse" means the runs'
+    mean is above the target's, or below it by no more than the noise
+    (``compare``). Returns a DataFrame with columns ``by``, ``budget`` (NaN
+    where no budget matches) and the mean ``metric`` at that budget.
+    """
+    import pandas as pd
+
+    rows = []
+    for value in dict.fromkeys(df[by]):
+        found, mean = math.nan, math.nan
+        for b in sorted(set(df.loc[df[by] == value, budget])):
+            runs = df.loc[(df[by] == value) & (df[budget] == b), metric].to_numpy()
+            if len(runs) < 2 or np.isnan(runs).any():
+                continue
+            c = compare(runs, target, n_valid=n_valid)
+            if not (c.real and c.diff < 0):
+                found, mean = b, c.mean_a
+                break
+        rows.append({by: value, budget: found, metric: mean})
+    return pd.DataFrame(rows)

@@ -150,3 +150,61 @@ def plot_metric_vs(df, x, y="val_acc", hue="schedule", ax=None, logx=False, titl
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_schedule_shapes(traces, titles=None, ncols=3, steps_per_epoch=None):
+    """Small multiples of lr schedules: ``traces`` maps a name to ``(lrs, momenta)`` (one entry per step).
+
+    The lr is drawn in black against the step, momentum (beta1) in red on a
+    twin axis where it changes; dotted lines mark epoch boundaries.
+    """
+    names = list(traces)
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 1.9 * nrows), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        lrs, momenta = traces[name]
+        ax.plot(lrs, color="black", linewidth=1.5)
+        ax.set_title((titles or {}).get(name, name), fontsize="medium")
+        ax.grid(axis="both", linestyle="dotted", alpha=0.8)
+        if steps_per_epoch:
+            for boundary in range(steps_per_epoch, len(lrs), steps_per_epoch):
+                ax.axvline(boundary, color="grey", linestyle="dotted", linewidth=1)
+        if len(set(momenta)) > 1:
+            twin = ax.twinx()
+            twin.plot(momenta, color="C3", linewidth=1.2)
+            twin.set_ylim(0.8, 1.0)
+            twin.tick_params(axis="y", labelcolor="C3", labelsize="small")
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("lr")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
+    for ax in axes[-1, :]:
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    return fig
+
+
+def plot_benchmark(results):
+    """The appendix's figure from ``benchmarks/results.json``: ms per step of each path against the
+    compute-bound limit (left), and the share of step time of the largest operators (right)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1.1, 1]})
+    rows = results["rows"]
+    names = [r["path"] for r in rows]
+    left.barh(names, [r["ms_per_step"] for r in rows], color="C0")
+    bound = results["compute_bound_ms_per_step"]
+    left.axvline(bound, color="C3", linestyle="--", linewidth=1.5)
+    left.invert_yaxis()
+    left.text(bound, -0.6, " compute-bound limit", color="C3", fontsize="small", va="bottom")
+    left.set_xlabel("ms per training step (batch 32)")
+    left.tick_params(axis="y", labelsize="small")
+    left.grid(axis="x", linestyle="dotted", alpha=0.8)
+    ops = results["profile"]
+    right.barh([o["op"].replace("aten::", "") for o in ops], [100 * o["share"] for o in ops], color="C1")
+    right.invert_yaxis()
+    right.set_xlabel("% of step time, nbsupport path")
+    right.tick_params(axis="y", labelsize="small")
+    right.grid(axis="x", linestyle="dotted", alpha=0.8)
+    fig.tight_layout()
+    return fig

@@ -346,3 +346,17 @@ def schedule_trace(config: RunConfig, total_steps: int):
             optim.step()
             scheduler.step() if scheduler is not None else None
     return stats.lr, stats.momentum
+
+
+#: How the book names each schedule in figures and tables.
+SCHEDULE_LABELS = {
+    "one_cycle": "one-cycle",
+    "one_cycle_3phase": "one-cycle, 3 phases",
+    "constant": "constant",
+    "step": "step decay",
+    "cosine": "cosine",
+    "warmup_cosine": "warm-up + cosine",
+    "warmup_linear": "warm-up + linear",
+    "wsd": "warmup-stable-decay",
+    "schedule_free": "schedule-free AdamW",
+}

@@ -66,3 +66,40 @@ def test_plot_metric_vs_draws_one_line_per_configuration_with_error_bars():
     line = ax.containers[0].lines[0]
     assert list(line.get_ydata()) == pytest.approx([0.91, 0.96])
     plt.close(fig)
+
+
+def test_compare_to_reference_gives_one_verdict_per_configuration():
+    from nbsupport.noise import compare_to_reference
+
+    df = pd.DataFrame({"schedule": ["oc"] * 3 + ["cos"] * 3 + ["const"] * 3,
+                       "val_acc": [0.970, 0.972, 0.974, 0.969, 0.971, 0.973, 0.940, 0.942, 0.944]})
+    out = compare_to_reference(df, "schedule", "oc")
+    assert list(out["schedule"]) == ["cos", "const"]
+    assert list(out["verdict"]) == ["within noise", "real"]
+    assert out.loc[1, "diff"] == pytest.approx(-0.030)
+    with pytest.raises(ValueError, match="reference 'x' is not among"):
+        compare_to_reference(df, "schedule", "x")
+
+
+def test_mean_sd_formats_a_summary_column():
+    from nbsupport.noise import mean_sd
+
+    df = pd.DataFrame({"g": ["a", "a", "b"], "val_acc": [0.9, 0.92, 0.5]})
+    assert mean_sd(summarize(df, "g"), "val_acc", 3) == ["0.910 ± 0.014", "0.500"]
+
+
+def test_budget_to_match_finds_the_first_budget_within_noise_of_the_target():
+    from nbsupport.noise import budget_to_match
+
+    target = [0.980, 0.981, 0.982]
+    df = pd.DataFrame({
+        "schedule": ["fast"] * 6 + ["slow"] * 6 + ["never"] * 3,
+        "epochs": [1, 1, 1, 3, 3, 3] * 2 + [3, 3, 3],
+        "val_acc": [0.979, 0.980, 0.981, 0.981, 0.982, 0.983,   # fast: matches at 1 epoch
+                    0.950, 0.951, 0.952, 0.980, 0.981, 0.982,   # slow: only at 3
+                    0.900, 0.901, 0.902],                       # never
+    })
+    out = budget_to_match(df, target, by="schedule").set_index("schedule")
+    assert out.loc["fast", "epochs"] == 1 and out.loc["fast", "val_acc"] == pytest.approx(0.980)
+    assert out.loc["slow", "epochs"] == 3
+    assert math.isnan(out.loc["never", "epochs"])

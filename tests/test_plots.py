@@ -29,3 +29,29 @@ def test_lr_finder_plot_marks_suggestions():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "steepest: 0.001" in labels and "valley: 0.001" in labels
     plt.close(fig)
+
+
+def test_schedule_shapes_draw_one_panel_per_schedule_and_momentum_only_where_it_moves():
+    from nbsupport import RunConfig, schedule_trace
+    from nbsupport.plots import plot_schedule_shapes
+
+    traces = {s: schedule_trace(RunConfig(schedule=s, lr=0.01), 100) for s in ("constant", "one_cycle", "cosine", "wsd")}
+    fig = plot_schedule_shapes(traces, titles={"one_cycle": "one-cycle"}, steps_per_epoch=50)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 5  # four panels plus one twin axis for one-cycle's beta1
+    assert [ax.get_title() for ax in visible[:4]] == ["constant", "one-cycle", "cosine", "wsd"]
+    plt.close(fig)
+
+
+def test_benchmark_figure_draws_each_path_and_operator_from_the_stored_results():
+    import json
+
+    from nbsupport.data import repo_root
+    from nbsupport.plots import plot_benchmark
+
+    results = json.loads((repo_root() / "benchmarks" / "results.json").read_text())
+    fig = plot_benchmark(results)
+    left, right = fig.axes
+    assert len(left.patches) == len(results["rows"]) and len(right.patches) == len(results["profile"])
+    assert left.lines[0].get_xdata()[0] == results["compute_bound_ms_per_step"]
+    plt.close(fig)
