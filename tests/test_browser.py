@@ -70,8 +70,8 @@ def browser(site):
         browser.close()
 
 
-def open_page(browser, site, path):
-    """Load a page; outside requests (MathJax's CDN) are answered empty, since the test machine is offline."""
+def open_page(browser, site, path, suffix=".html"):
+    """Load a page with every request outside 127.0.0.1 blocked: the book must work offline."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors, external = [], []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -82,12 +82,30 @@ def open_page(browser, site, path):
             r.continue_()
         else:
             external.append(r.request.url)
-            r.fulfill(status=200, body="", content_type="application/javascript")
+            r.abort()
 
     page.route("**/*", route)
-    response = page.goto(urljoin(site, f"{path}.html"), wait_until="load")
+    response = page.goto(urljoin(site, f"{path}{suffix}"), wait_until="load")
     assert response.ok, f"{path}: HTTP {response.status}"
+    # Wait for MathJax (bundled in _static/mathjax) to typeset, where the page loads it.
+    page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+                  " ? MathJax.startup.promise.then(() => true) : true")
+    assert not external, f"{path}: requests outside the machine: {external}"
     return page, errors
+
+
+RAW_TEX = re.compile(r"\$\$|\$[^$\n]{1,200}\$|\\\(|\\\[|\\begin\{")
+
+
+def raw_tex(page):
+    """TeX delimiters left in the visible prose of ``main`` (code blocks excluded): math that did not render."""
+    text = page.evaluate("""() => {
+        const main = document.querySelector('main') || document.body;
+        const copy = main.cloneNode(true);
+        copy.querySelectorAll('pre, code, script, style, mjx-container, mjx-assistive-mml').forEach(e => e.remove());
+        return copy.innerText;
+    }""")
+    return RAW_TEX.findall(text)
 
 
 def anchors_of(html_file):
@@ -99,6 +117,7 @@ def test_page_loads_without_errors_or_broken_links(browser, site, path):
     page, errors = open_page(browser, site, path)
     assert not errors, f"{path}: JavaScript errors {errors}"
     assert "|---|" not in page.inner_text("main"), f"{path}: a Markdown table was rendered as plain text"
+    assert not raw_tex(page), f"{path}: math left as raw TeX: {raw_tex(page)[:5]}"
     for img in page.query_selector_all("img"):
         ok = img.evaluate("i => i.complete && i.naturalWidth > 0")
         assert ok, f"{path}: image {img.get_attribute('src')} did not load"
@@ -155,4 +174,24 @@ def test_table_of_contents_reaches_every_chapter(browser, site):
            for a in page.query_selector_all("nav.bd-links a[href]")}
     for chapter in CHAPTERS + ["bibliography"]:
         assert chapter in nav, f"{chapter} is not in the table of contents"
+    page.close()
+
+
+def test_raw_tex_check_catches_unrendered_math(browser, site):
+    """The raw-TeX check itself: a page whose math was not typeset must fail it."""
+    probe = HTML / "_raw_tex_probe.html"
+    probe.write_text("<html><body><main><p>An effective step of $\\eta/(1-\\beta)$ and "
+                     "\\(x^2\\)</p><pre>cost = $5 $6</pre></main></body></html>")
+    try:
+        page, _ = open_page(browser, site, "_raw_tex_probe")
+        assert raw_tex(page) == ["$\\eta/(1-\\beta)$", "\\("]
+        page.close()
+    finally:
+        probe.unlink()
+
+
+def test_math_is_typeset_by_the_bundled_mathjax(browser, site):
+    page, _ = open_page(browser, site, "notebooks/02_momentum")
+    assert page.query_selector_all("mjx-container"), "no typeset math on the momentum chapter"
+    assert (HTML / "_static" / "mathjax" / "tex-chtml.js").exists()
     page.close()
