@@ -95,3 +95,35 @@ def activation_stats(model, x, layer_type=None):
         for h in hooks:
             h.remove()
     return [(i, outputs[i].mean().item(), outputs[i].std().item()) for i, _ in layers]
+
+
+def loss_spike(train_log, lr, peak_step, steps_per_epoch, noise_window=250, tail=500):
+    """Where the averaged training loss stops falling before the lr peak, how high it then spikes, and how
+    the step-to-step noise of the raw loss compares around the peak and at the end.
+
+    ``train_log`` is a ``Trainer.train_log``; ``lr`` the per-step learning rates
+    (``SchedulerStatsCallback.lr``); ``peak_step`` the step where the lr peaks.
+    The stall is the lowest averaged loss between a quarter epoch and half an
+    epoch past the peak; the spike is the highest averaged loss after it in that
+    window. Noise is the standard deviation of (raw - averaged) loss over
+    ``noise_window`` steps either side of the peak, and over the last ``tail`` steps.
+    Returns a dict of plain numbers.
+    """
+    loss = torch.tensor(train_log["loss"])
+    avg = torch.tensor(train_log["loss_avg"])
+    if len(loss) != len(avg) or len(loss) < peak_step + 1:
+        raise ValueError(f"train_log has {len(loss)} steps, too few for a peak at step {peak_step}")
+    lo, hi = steps_per_epoch // 4, min(len(avg), peak_step + steps_per_epoch // 2)
+    if not lo < peak_step < hi:
+        raise ValueError(f"peak_step={peak_step} must lie between a quarter epoch ({lo}) and the end of the "
+                         f"window ({hi})")
+    stall = lo + int(avg[lo:hi].argmin())
+    spike = stall + int(avg[stall:hi].argmax())
+    resid = loss - avg
+    around = resid[max(0, peak_step - noise_window): peak_step + noise_window]
+    return {
+        "stall_step": stall, "stall_lr": lr[stall], "stall_loss": float(avg[stall]),
+        "spike_step": spike, "spike_lr": lr[spike], "spike_loss": float(avg[spike]),
+        "rise": float(avg[spike] - avg[stall]),
+        "noise_peak": float(around.std()), "noise_end": float(resid[-tail:].std()),
+    }

@@ -79,3 +79,20 @@ def test_comparison_and_overlay_figures():
     peak = runs[None].stats.lr.index(max(runs[None].stats.lr))
     assert len(fig.axes[0].lines[-1].get_xdata()) == peak + 1
     plt.close(fig)
+
+
+def test_loss_spike_finds_stall_spike_and_noise_on_a_known_curve():
+    from nbsupport.experiments import loss_spike
+
+    steps, peak = 400, 150
+    avg = [2.0 - i * 0.01 for i in range(100)] + [1.0 + (i - 100) * 0.05 for i in range(100, 160)]
+    avg += [4.0 - (i - 160) * 0.01 for i in range(160, steps)]
+    noise = [(-1) ** i * (0.5 if abs(i - peak) < 50 else 0.1) for i in range(steps)]
+    log = {"loss": [a + n for a, n in zip(avg, noise)], "loss_avg": avg}
+    lr = [i * 1e-4 for i in range(steps)]
+    out = loss_spike(log, lr, peak, steps_per_epoch=200, noise_window=50, tail=100)
+    assert out["stall_step"] == 100 and out["spike_step"] == 160
+    assert out["rise"] == pytest.approx(3.0) and out["spike_lr"] == pytest.approx(0.016)
+    assert out["noise_peak"] == pytest.approx(0.5, rel=0.02) and out["noise_end"] == pytest.approx(0.1, rel=0.02)
+    with pytest.raises(ValueError, match="peak_step=10"):
+        loss_spike(log, lr, 10, steps_per_epoch=200)
