@@ -1,0 +1,11 @@
+"""SGD with momentum and one-cycle on the page's setup: cycled momentum against fixed 0.85 and 0.95.
+
+SGD needs its own lr range. An SGD range test on this setup (100 exponentially spaced steps from 1e-4
+to 100, momentum 0.9, seed 0; run in chapter 2) stays flat near ln 10 and blows up at lr ~0.28; the two
+max_lr values here are about a fourteenth and a sixth of that. Three seeds, three epochs.
+"""
+
+from nbsupport import RunConfig
+
+RUNS = [RunConfig(schedule="one_cycle", lr=lr, epochs=3, seed=s, scaling="page", optimizer="sgd", momentum=m)
+        for lr in (0.02, 0.05) for m in ("cycled", 0.85, 0.95) for s in range(3)]
