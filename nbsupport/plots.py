@@ -29,13 +29,25 @@ def plot_lr_momentum(ax, lr, momentum, momentum_label="beta1"):
     return twin
 
 
-def plot_training_curves(train_log, lr, momentum, momentum_label="beta1", title=None):
-    """The page's figure: train loss and accuracy (raw and averaged) above the lr and momentum schedule."""
+def plot_training_curves(train_log, lr, momentum, momentum_label="beta1", title=None, log_loss=False,
+                         chance=None):
+    """The page's figure: train loss and accuracy (raw and averaged) above the lr and momentum schedule.
+
+    ``log_loss=True`` draws the loss on a log scale, so a spike far above chance
+    and the small step-to-step noise at the end are both visible; ``chance``
+    draws that loss level (e.g. ln 10 for ten classes) as a dashed line.
+    """
     fig, (ax1, ax3) = plt.subplots(2, 1, figsize=(8, 4), sharex=True, gridspec_kw={"height_ratios": [4, 1]})
     ax1.plot(train_log["loss"], color=LOSS_COLOR, linewidth=1, alpha=0.6)
     ax1.plot(train_log["loss_avg"], color=LOSS_COLOR, linewidth=2)
-    ax1.set_ylabel("Train loss", color=LOSS_COLOR)
+    ax1.set_ylabel("Train loss" + (" (log scale)" if log_loss else ""), color=LOSS_COLOR)
     ax1.grid(axis="both", linestyle="dotted", alpha=0.8)
+    if log_loss:
+        ax1.set_yscale("log")
+    if chance is not None:
+        ax1.axhline(chance, color="grey", linestyle="--", linewidth=1)
+        ax1.annotate("chance", (0, chance), xytext=(2, 2), textcoords="offset points", color="grey",
+                     fontsize="small")
     ax2 = ax1.twinx()
     ax2.plot(train_log["accs"], color=ACC_COLOR, linewidth=1, alpha=0.6)
     ax2.plot(train_log["accs_avg"], color=ACC_COLOR, linewidth=2)
@@ -116,13 +128,15 @@ def plot_warmup_over_finder(result, run, label="one-cycle warm-up", title=None):
 
 
 def plot_metric_vs(df, x, y="val_acc", hue="schedule", ax=None, logx=False, title=None, labels=None,
-                   order=None):
+                   order=None, single_run_sd=None):
     """Mean of ``y`` against ``x``, one line per value of ``hue``, error bars one standard deviation over seeds.
 
     ``df`` is a results table (one row per run). Points backed by a single run
     have no error bar; a line's legend entry says how many runs each point
     averages (``n=3``, or ``n=1-3`` where it varies). ``labels`` maps hue
     values to legend text; ``order`` fixes the order of the lines.
+    ``single_run_sd`` gives single-run points an error bar of that size (a
+    spread measured over seeds elsewhere) instead of none.
     """
     from .noise import summarize
 
@@ -139,7 +153,8 @@ def plot_metric_vs(df, x, y="val_acc", hue="schedule", ax=None, logx=False, titl
         n_lo, n_hi = int(part["n"].min()), int(part["n"].max())
         n_text = f"n={n_lo}" if n_lo == n_hi else f"n={n_lo}-{n_hi}"
         label = f"{(labels or {}).get(value, value)} ({n_text})"
-        ax.errorbar(part[x], part[f"{y}_mean"], yerr=part[f"{y}_sd"].fillna(0), marker="o", markersize=4,
+        yerr = part[f"{y}_sd"].fillna(single_run_sd if single_run_sd is not None else 0)
+        ax.errorbar(part[x], part[f"{y}_mean"], yerr=yerr, marker="o", markersize=4,
                     capsize=3, linewidth=1.5, label=label, color=f"C{i % 10}")
     if logx:
         ax.set_xscale("log")

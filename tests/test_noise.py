@@ -66,6 +66,10 @@ def test_plot_metric_vs_draws_one_line_per_configuration_with_error_bars():
     line = ax.containers[0].lines[0]
     assert list(line.get_ydata()) == pytest.approx([0.91, 0.96])
     plt.close(fig)
+    fig = plot_metric_vs(df[df.schedule == "b"], "lr", single_run_sd=0.004)
+    segments = fig.axes[0].containers[0].lines[2][0].get_segments()
+    assert [s[1][1] - s[0][1] for s in segments] == pytest.approx([0.008, 0.008])
+    plt.close(fig)
 
 
 def test_compare_to_reference_gives_one_verdict_per_configuration():

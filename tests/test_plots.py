@@ -17,6 +17,9 @@ def test_training_curves_has_the_page_layout():
     assert [len(line.get_ydata()) for line in top.lines] == [3, 3]
     assert fig.axes[3].get_ylabel() == "beta1"
     plt.close(fig)
+    fig = plot_training_curves(log, lr=[1e-3, 1e-2, 1e-4], momentum=[0.95, 0.85, 0.95], log_loss=True, chance=2.3)
+    assert fig.axes[0].get_yscale() == "log" and fig.axes[0].lines[-1].get_ydata()[0] == 2.3
+    plt.close(fig)
 
 
 def test_lr_finder_plot_marks_suggestions():
