@@ -411,3 +411,19 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def epoch_table(df):
+    """One row per (run, epoch) from a results table: the per-epoch JSON lists spread out into columns
+    ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, with the run's config columns."""
+    import json
+
+    import pandas as pd
+
+    config_cols = ["run_id"] + list(RunConfig.fields())
+    rows = []
+    for _, run in df.iterrows():
+        lists = {m: json.loads(run[f"{m}_epochs"]) for m in ("train_loss", "train_acc", "val_loss", "val_acc")}
+        for e in range(len(lists["val_acc"])):
+            rows.append({**{c: run[c] for c in config_cols}, "epoch": e + 1, **{m: v[e] for m, v in lists.items()}})
+    return pd.DataFrame(rows)

@@ -169,3 +169,15 @@ def test_bad_grid_names_and_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError, match="no stored run to check"):
         check_grid(grid)
     assert grid_state(load_grid(grid)).missing
+
+
+def test_epoch_table_spreads_per_epoch_lists_into_rows(tmp_path):
+    from nbsupport.grid import epoch_table
+
+    grid = write_grid(tmp_path, '[RunConfig(schedule="one_cycle", lr=1e-3, epochs=3, scaling="normalized")]')
+    run_grid(grid, progress=False)
+    df = load_results(tmp_path / "results" / "tiny.csv")
+    long = epoch_table(df)
+    assert list(long["epoch"]) == [1, 2, 3] and set(long["run_id"]) == set(df["run_id"])
+    assert long["val_acc"].iloc[-1] == df["val_acc"].iloc[0]
+    assert long["train_loss"].iloc[-1] == df["train_loss"].iloc[0]
