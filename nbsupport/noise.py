@@ -85,6 +85,8 @@ def compare(a, b, *, n_valid=VALID_SIZE, seed_sd=None):
     binomial standard error on ``n_valid`` images. A side with a single run
     has no measured spread: pass ``seed_sd`` (a spread measured elsewhere)
     or it is refused. The difference is real when it exceeds ``Z`` noises.
+    For a metric that is not an accuracy (a loss, a gap), pass ``n_valid=None``:
+    only the seed spread counts.
     """
     a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
     for name, x in (("a", a), ("b", b)):
@@ -98,7 +100,8 @@ def compare(a, b, *, n_valid=VALID_SIZE, seed_sd=None):
 
     def var_of_mean(x):
         sd = float(np.std(x, ddof=1)) if len(x) >= 2 else float(seed_sd)
-        return sd ** 2 / len(x) + binomial_se(float(np.mean(x)), n_valid) ** 2
+        binomial = binomial_se(float(np.mean(x)), n_valid) ** 2 if n_valid is not None else 0.0
+        return sd ** 2 / len(x) + binomial
 
     noise = math.sqrt(var_of_mean(a) + var_of_mean(b))
     return Comparison(float(a.mean()), float(b.mean()), float(a.mean() - b.mean()), noise, len(a), len(b))

@@ -39,6 +39,8 @@ def test_compare_needs_a_spread_for_single_runs_and_refuses_nan():
         compare([0.97], [0.96, 0.961])
     one = compare([0.97], [0.96], seed_sd=0.002)
     assert one.noise == pytest.approx(math.sqrt(2 * 0.002 ** 2 + binomial_se(0.97) ** 2 + binomial_se(0.96) ** 2))
+    losses = compare([0.10, 0.12, 0.14], [0.20, 0.22, 0.24], n_valid=None)
+    assert losses.noise == pytest.approx(math.sqrt(2 * 0.02 ** 2 / 3)) and losses.real
     with pytest.raises(ValueError, match="NaN"):
         compare([0.97, float("nan")], [0.96, 0.95])
     assert run_noise([0.970, 0.972, 0.974]) == pytest.approx(math.sqrt(0.002 ** 2 + binomial_se(0.972) ** 2))
