@@ -19,8 +19,17 @@ def test_table_is_whole_and_belongs_to_its_grid(table):
 
 
 @pytest.mark.parametrize("table", TABLES, ids=[t.stem for t in TABLES])
-def test_cheapest_one_epoch_run_retrains_to_its_stored_row(table):
-    """Exact on the CPU type, torch version and thread count that stored the row; within CHECK_BAND elsewhere."""
+def test_one_stored_run_retrains_to_its_row(table):
+    """Exact on the CPU type, torch version and thread count that stored the row; within CHECK_BAND elsewhere.
+
+    The run checked is the cheapest of the shortest runs that trained (val_acc >= 0.5): a run that sat at
+    chance or blew up is on a knife edge, and on another CPU type it may fall either way.
+    """
     _real_mnist_or_skip()
-    [result] = check_grid(table.stem, n=1, max_epochs=1)
+    df = load_results(table)
+    trained = df[df.val_acc >= 0.5]
+    assert not trained.empty, f"{table.stem}: no stored run trained"
+    # One-epoch runs where the grid has them (about 20 s); otherwise its cheapest run (about 60 s).
+    shortest = trained[trained.epochs == trained.epochs.min()].sort_values(["seconds", "run_id"])
+    [result] = check_grid(table.stem, run_ids=[shortest.run_id.iloc[0]])
     assert result["ok"], result
