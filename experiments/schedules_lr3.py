@@ -1,4 +1,5 @@
-"""Does the best lr move with the budget? One-cycle and its best competitor over the whole lr grid at 3 epochs.
+"""Does the best lr move with the budget? One-cycle and its best competitor at 3 epochs, at the lrs one
+grid step either side of their 1-epoch best.
 
 One seed per lr; the best-lr point itself (seed 0) is in schedules_budget.
 The best competitor is the schedule other than one-cycle with the highest
@@ -19,7 +20,9 @@ def best_competitor():
 def runs():
     best = best_lrs()
     out = []
+    grid = sorted(LRS)
     for schedule in ("one_cycle", best_competitor()):
+        i = grid.index(best[(schedule, "normalized")])
         out += [RunConfig(schedule=schedule, lr=lr, epochs=3, seed=0, scaling="normalized")
-                for lr in LRS if lr != best[(schedule, "normalized")]]
+                for lr in grid[max(0, i - 1):i + 2] if lr != grid[i]]
     return out
