@@ -142,28 +142,3 @@ def mean_sd(summary, metric, digits=4):
     means, sds = summary[f"{metric}_mean"], summary[f"{metric}_sd"]
     return [f"{m:.{digits}f}" if sd != sd else f"{m:.{digits}f} ± {sd:.{digits}f}" for m, sd in zip(means, sds)]
 
-
-def budget_to_match(df, target, *, by, budget="epochs", metric="val_acc", n_valid=VALID_SIZE):
-    """For each value of ``by``: the smallest ``budget`` whose runs are not really worse than ``target``.
-
-    ``target`` is a sequence of accuracies (one per seed), e.g. the best
-    configuration at the largest budget. "Not really worse" means the runs'
-    mean is above the target's, or below it by no more than the noise
-    (``compare``). Returns a DataFrame with columns ``by``, ``budget`` (NaN
-    where no budget matches) and the mean ``metric`` at that budget.
-    """
-    import pandas as pd
-
-    rows = []
-    for value in dict.fromkeys(df[by]):
-        found, mean = math.nan, math.nan
-        for b in sorted(set(df.loc[df[by] == value, budget])):
-            runs = df.loc[(df[by] == value) & (df[budget] == b), metric].to_numpy()
-            if len(runs) < 2 or np.isnan(runs).any():
-                continue
-            c = compare(runs, target, n_valid=n_valid)
-            if not (c.real and c.diff < 0):
-                found, mean = b, c.mean_a
-                break
-        rows.append({by: value, budget: found, metric: mean})
-    return pd.DataFrame(rows)

@@ -93,19 +93,3 @@ def test_mean_sd_formats_a_summary_column():
     df = pd.DataFrame({"g": ["a", "a", "b"], "val_acc": [0.9, 0.92, 0.5]})
     assert mean_sd(summarize(df, "g"), "val_acc", 3) == ["0.910 ± 0.014", "0.500"]
 
-
-def test_budget_to_match_finds_the_first_budget_within_noise_of_the_target():
-    from nbsupport.noise import budget_to_match
-
-    target = [0.980, 0.981, 0.982]
-    df = pd.DataFrame({
-        "schedule": ["fast"] * 6 + ["slow"] * 6 + ["never"] * 3,
-        "epochs": [1, 1, 1, 3, 3, 3] * 2 + [3, 3, 3],
-        "val_acc": [0.979, 0.980, 0.981, 0.981, 0.982, 0.983,   # fast: matches at 1 epoch
-                    0.950, 0.951, 0.952, 0.980, 0.981, 0.982,   # slow: only at 3
-                    0.900, 0.901, 0.902],                       # never
-    })
-    out = budget_to_match(df, target, by="schedule").set_index("schedule")
-    assert out.loc["fast", "epochs"] == 1 and out.loc["fast", "val_acc"] == pytest.approx(0.980)
-    assert out.loc["slow", "epochs"] == 3
-    assert math.isnan(out.loc["never", "epochs"])
