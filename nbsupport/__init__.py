@@ -7,13 +7,6 @@ The chapters import from here; the original page's code runs against it unchange
 
 __version__ = "0.2.0"
 
-import torch as _torch
-
-# Flush subnormal floats to zero. At high learning rates and late in long runs some values underflow
-# into subnormal numbers, and steps then ran up to 10x slower on our CPU. The flag is per thread and
-# torch's worker threads copy it from the main thread when they are created, so it is set here, on
-# import, before any parallel work starts. Stored runs re-trained with it gave identical numbers.
-_torch.set_flush_denormal(True)
 
 from .callbacks import Callback, ScheduleFreeCallback, SchedulerStatsCallback
 from .data import MNISTNotFoundError, TensorLoader, mnist_datasets, mnist_loaders, mnist_tensors

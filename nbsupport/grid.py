@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import repo_root
-from .runs import RunConfig, default_threads, record_columns, set_threads, train_run
+from .runs import RunConfig, default_threads, flush_subnormals, record_columns, set_threads, train_run
 from .training import progress_enabled
 
 EXPERIMENTS_DIR = "experiments"
@@ -251,6 +251,7 @@ def _report_stale(state, out=None):
 
 
 def _train_in_worker(config, threads, data, progress):
+    flush_subnormals()
     set_threads(threads)
     return train_run(config, data, progress=progress)
 
@@ -383,6 +384,7 @@ def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=No
 
 
 def main(argv=None):
+    flush_subnormals()  # first, before torch starts its worker threads (see flush_subnormals)
     parser = argparse.ArgumentParser(prog="python -m nbsupport.grid", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="train the runs of a grid that are not stored yet")

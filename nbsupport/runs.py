@@ -302,6 +302,20 @@ PROVENANCE_COLUMNS = ("seconds", "torch_version", "hardware", "threads", "nbsupp
                       "finished_at")
 
 
+def flush_subnormals():
+    """Flush subnormal floats to zero in this process, as the grid command does; call it before any torch work.
+
+    At high learning rates and late in long runs some values underflow into
+    subnormal numbers, and steps then ran up to 10x slower on our CPU. The flag
+    is per thread, and torch's worker threads copy it from the main thread when
+    they are created, so it must be set before the first parallel operation.
+    It can change a run's numbers (it did under the page's [0, 1/255] input
+    scaling), so stored runs are trained and re-checked with it, and the
+    chapters' page code runs without it.
+    """
+    return torch.set_flush_denormal(True)
+
+
 def set_threads(threads: Optional[int]):
     """Pin torch's intra-op thread count (None leaves it); a seeded CPU run depends on it."""
     if threads is not None:
