@@ -1,14 +1,23 @@
 """Glue for the book's prose, usable where myst-nb is not installed (Colab, plain JupyterLab)."""
 
 try:
-    from myst_nb import glue
+    from myst_nb import glue as _myst_glue
 except ImportError:  # pragma: no cover - exercised on Colab
-    def glue(name, variable, display=True):
-        """Without myst-nb there is no book to paste into: show the value if asked, else do nothing."""
-        if display:
-            from IPython.display import display as show
+    _myst_glue = None
 
-            show(variable)
+
+def glue(name, variable, display=True):
+    """myst-nb's ``glue``, with NumPy scalars turned into Python numbers first: the book formats a glued
+    value from its text, and ``np.float64(0.5)`` is not a number there. Without myst-nb (Colab, plain
+    JupyterLab) there is no book to paste into: show the value if asked, else do nothing."""
+    if hasattr(variable, "item") and getattr(variable, "shape", None) == ():
+        variable = variable.item()
+    if _myst_glue is not None:
+        return _myst_glue(name, variable, display=display)
+    if display:
+        from IPython.display import display as show
+
+        show(variable)
 
 
 def markdown_table(rows, headers, digits=4):

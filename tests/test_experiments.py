@@ -96,3 +96,16 @@ def test_loss_spike_finds_stall_spike_and_noise_on_a_known_curve():
     assert out["noise_peak"] == pytest.approx(0.5, rel=0.02) and out["noise_end"] == pytest.approx(0.1, rel=0.02)
     with pytest.raises(ValueError, match="peak_step=10"):
         loss_spike(log, lr, 10, steps_per_epoch=200)
+
+
+def test_glue_stores_numpy_scalars_as_plain_numbers(monkeypatch):
+    import numpy as np
+
+    import nbsupport.book as book
+
+    seen = {}
+    monkeypatch.setattr(book, "_myst_glue", lambda name, value, display=True: seen.update({name: value}))
+    book.glue("x", np.float64(0.25), display=False)
+    book.glue("n", np.int64(3), display=False)
+    book.glue("s", "text", display=False)
+    assert seen == {"x": 0.25, "n": 3, "s": "text"} and type(seen["x"]) is float and type(seen["n"]) is int
