@@ -1,5 +1,6 @@
 """One seeded one-cycle training run, the unit of every comparison in the chapters."""
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -127,3 +128,138 @@ def loss_spike(train_log, lr, peak_step, steps_per_epoch, noise_window=250, tail
         "rise": float(avg[spike] - avg[stall]),
         "noise_peak": float(around.std()), "noise_end": float(resid[-tail:].std()),
     }
+
+
+_WEIGHTED = (torch.nn.Conv2d, torch.nn.Linear)
+
+
+@torch.no_grad()
+def unit_activity(model, x):
+    """How each Conv/Linear layer's pre-activations behave over the images ``x`` (eval mode).
+
+    For every such layer (index in the ``nn.Sequential``) returns a dict with
+    ``bias_sd`` (spread of the biases), ``signal_sd`` (spread of the part that
+    depends on the image, pre-activation minus bias), ``never_on`` and
+    ``always_on`` (fractions of units, i.e. channel-and-position or neuron,
+    whose pre-activation is <= 0 for every image, or > 0 for every image: a
+    ReLU unit that is never on passes no gradient) and ``across_images`` (the
+    standard deviation over images, averaged over units: how much the layer's
+    output depends on which image it sees). The last layer's row describes the
+    logits.
+    """
+    layers = [(i, m) for i, m in enumerate(model) if isinstance(m, _WEIGHTED)]
+    if not layers:
+        raise ValueError("the model has no Conv2d or Linear layer to describe")
+    if len(x) < 2:
+        raise ValueError(f"need at least 2 images to measure a spread over images, got {len(x)}")
+    outputs = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: outputs.__setitem__(i, out)) for i, m in layers]
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    rows = []
+    for i, m in layers:
+        pre = outputs[i]
+        bias = m.bias if m.bias is not None else torch.zeros(pre.shape[1])
+        signal = pre - bias.view(1, -1, *([1] * (pre.dim() - 2)))
+        on = (pre > 0).sum(dim=0)
+        rows.append({
+            "layer": i, "kind": type(m).__name__, "bias_sd": bias.std().item(), "signal_sd": signal.std().item(),
+            "never_on": (on == 0).float().mean().item(), "always_on": (on == len(x)).float().mean().item(),
+            "across_images": pre.std(dim=0).mean().item(),
+        })
+    return rows
+
+
+def adam_direction_rms(optim):
+    """Root mean square, over every parameter entry, of Adam's normalized step ``m_hat / (sqrt(v_hat) + eps)``.
+
+    The step an Adam or AdamW update takes (before weight decay) is ``lr`` times
+    this direction, so this is the update size per unit of learning rate. It is
+    1 when every gradient entry is the same at every step and smaller when
+    gradients fluctuate: the first moment averages fluctuations away, the
+    second does not. Reads the optimizer's state; raises if it holds none yet.
+    """
+    total, count = 0.0, 0
+    for group in optim.param_groups:
+        if "betas" not in group:
+            continue
+        beta1, beta2 = group["betas"]
+        eps = group["eps"]
+        for p in group["params"]:
+            state = optim.state.get(p)
+            if not state or "exp_avg" not in state:
+                continue
+            t = float(state["step"])
+            m_hat = state["exp_avg"] / (1 - beta1 ** t)
+            v_hat = state["exp_avg_sq"] / (1 - beta2 ** t)
+            d = m_hat / (v_hat.sqrt() + eps)
+            total += float((d * d).sum())
+            count += d.numel()
+    if count == 0:
+        raise ValueError("the optimizer holds no Adam state (exp_avg, exp_avg_sq): take a step first, "
+                         "and pass an Adam or AdamW optimizer")
+    return (total / count) ** 0.5
+
+
+def probe_run(config, at_steps, measure, data=None, smoothing_window=None):
+    """Train ``config`` (a ``RunConfig``) as ``train_run`` does, but only up to ``max(at_steps)`` steps, and
+    call ``measure(model, optim)`` after each step in ``at_steps`` (1-based).
+
+    Returns one dict per probed step: ``step``, ``lr``, ``momentum`` (beta1 or
+    SGD momentum), ``loss_avg`` (mean raw training loss over the last
+    ``smoothing_window`` steps, default 5% of an epoch as in the Trainer) and
+    whatever ``measure`` returns (a dict). Stops early, with a ``nan_step``
+    entry in the last row, if the loss stops being finite.
+    """
+    from .data import TensorLoader
+    from .runs import RunConfig, _mnist_cached, build_optimizer, build_scheduler
+
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
+    steps = sorted(set(int(s) for s in at_steps))
+    if not steps or steps[0] < 1:
+        raise ValueError(f"at_steps must be step numbers >= 1, got {list(at_steps)!r}")
+    (xt, yt), (xv, yv) = data if data is not None else _mnist_cached(config.scaling)
+    seed_everything(config.seed)
+    model = mnist_model(config.activation, self_normalizing=config.init == "lecun")
+    loader = TensorLoader(xt, yt, config.batch_size, shuffle=True, seed=config.seed)
+    total = config.epochs * len(loader)
+    if steps[-1] > total:
+        raise ValueError(f"at_steps go up to {steps[-1]}, but {config.label()} has only {total} steps")
+    window = smoothing_window or max(1, round(0.05 * len(loader)))
+    optim = build_optimizer(config, model.parameters(), total)
+    scheduler = build_scheduler(config, optim, total)
+    if config.schedule == "schedule_free":
+        optim.train()
+    model.train()
+    rows, losses, step = [], [], 0
+    wanted = set(steps)
+    while step < steps[-1]:
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            value = loss.item()
+            step += 1
+            losses.append(value)
+            if not math.isfinite(value):
+                rows.append({"step": step, "nan_step": step})
+                return rows
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            group = optim.param_groups[0]
+            lr, mom = group["lr"], group["betas"][0] if "betas" in group else group.get("momentum")
+            optim.step()
+            if scheduler is not None:
+                scheduler.step()
+            if step in wanted:
+                recent = losses[-window:]
+                rows.append({"step": step, "lr": lr, "momentum": mom, "loss_avg": sum(recent) / len(recent),
+                             **measure(model, optim)})
+            if step >= steps[-1]:
+                break
+    return rows
