@@ -223,3 +223,53 @@ def plot_benchmark(results):
     right.grid(axis="x", linestyle="dotted", alpha=0.8)
     fig.tight_layout()
     return fig
+
+
+def plot_seed_points(df, x, y="val_acc", ax=None, order=None, labels=None, hue=None, hue_order=None,
+                     title=None):
+    """Every run of a results table as a dot (one per seed) per category of ``x``, the mean as a bar.
+
+    Runs whose ``y`` is NaN (diverged) are drawn as an ``x`` on the bottom edge
+    and counted in the tick label. ``hue`` splits each category into side-by-side
+    groups (one colour each). ``labels`` maps category values to tick text.
+    """
+    import numpy as np
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
+    cats = order if order is not None else list(dict.fromkeys(df[x]))
+    hues = [None] if hue is None else (hue_order or list(dict.fromkeys(df[hue])))
+    width = 0.8 / len(hues)
+    finite = df[y][np.isfinite(df[y].astype(float))]
+    bottom = float(finite.min()) if len(finite) else 0.0
+    ticks = []
+    for i, cat in enumerate(cats):
+        n_nan = 0
+        for j, h in enumerate(hues):
+            part = df[(df[x] == cat) & ((df[hue] == h) if hue is not None else True)]
+            values = part[y].astype(float).to_numpy()
+            ok = values[np.isfinite(values)]
+            n_nan += int((~np.isfinite(values)).sum())
+            centre = i - 0.4 + width * (j + 0.5)
+            color = f"C{j % 10}"
+            spread = np.linspace(-width / 4, width / 4, max(len(ok), 1))[:len(ok)]
+            ax.plot(centre + spread, ok, "o", color=color, markersize=4, alpha=0.8,
+                    label=(str(h) if h is not None and i == 0 else None))
+            if len(ok):
+                ax.hlines(ok.mean(), centre - width / 3, centre + width / 3, color=color, linewidth=2)
+            bad = int((~np.isfinite(values)).sum())
+            if bad:
+                ax.plot([centre] * bad, [bottom] * bad, "x", color=color, markersize=7, clip_on=False)
+        text = (labels or {}).get(cat, str(cat))
+        ticks.append(f"{text}\n({n_nan} diverged)" if n_nan else text)
+    ax.set_xticks(range(len(cats)), ticks)
+    ax.set_xlim(-0.6, len(cats) - 0.4)
+    ax.set_ylabel(y)
+    ax.grid(axis="y", linestyle="dotted", alpha=0.8)
+    if hue is not None:
+        ax.legend(fontsize="small", title=hue)
+    if title:
+        ax.set_title(title)
+    return fig

@@ -58,3 +58,27 @@ def test_benchmark_figure_draws_each_path_and_operator_from_the_stored_results()
     assert len(left.patches) == len(results["rows"]) and len(right.patches) == len(results["profile"])
     assert left.lines[0].get_xdata()[0] == results["compute_bound_ms_per_step"]
     plt.close(fig)
+
+
+def test_seed_points_draw_one_dot_per_run_and_count_diverged_runs():
+    import math
+
+    import pandas as pd
+
+    from nbsupport.plots import plot_seed_points
+
+    df = pd.DataFrame({"setting": ["a", "a", "a", "b", "b", "b"],
+                       "opt": ["sgd"] * 6,
+                       "val_acc": [0.97, 0.98, 0.99, 0.5, math.nan, math.nan]})
+    fig = plot_seed_points(df, "setting", order=["b", "a"], labels={"a": "A"})
+    ax = fig.axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["b\n(2 diverged)", "A"]
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert sorted(len(d.get_ydata()) for d in dots) == [1, 3]
+    assert len(crosses) == 1 and list(crosses[0].get_ydata()) == [0.5, 0.5]
+    plt.close(fig)
+    fig = plot_seed_points(df, "setting", hue="opt")
+    assert fig.axes[0].get_legend() is not None
+    plt.close(fig)
