@@ -263,3 +263,35 @@ def probe_run(config, at_steps, measure, data=None, smoothing_window=None):
             if step >= steps[-1]:
                 break
     return rows
+
+
+def step_times(activations, x, y, *, steps=30, repeats=3, batch_size=32, seed=0):
+    """Milliseconds per AdamW training step of the page's model with each activation, on batches of ``x, y``.
+
+    Each activation is timed ``repeats`` times, interleaved (a, b, c, a, b, c, ...),
+    over ``steps`` steps after two warm-up steps; the fastest repeat is kept,
+    because on a shared machine other load only ever makes a step slower.
+    Returns ``{activation: ms_per_step}``.
+    """
+    if not isinstance(steps, int) or steps < 1 or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"steps and repeats must be ints >= 1, got steps={steps!r}, repeats={repeats!r}")
+    if len(x) < batch_size:
+        raise ValueError(f"need at least one batch of {batch_size} images, got {len(x)}")
+    best = {a: math.inf for a in activations}
+    n_batches = len(x) // batch_size
+    for _ in range(repeats):
+        for act in activations:
+            seed_everything(seed)
+            model = mnist_model(act)
+            optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            for i in range(steps + 2):
+                if i == 2:
+                    start = time.perf_counter()
+                j = i % n_batches
+                xb, yb = x[j * batch_size:(j + 1) * batch_size], y[j * batch_size:(j + 1) * batch_size]
+                loss = F.cross_entropy(model(xb), yb)
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
+            best[act] = min(best[act], 1000 * (time.perf_counter() - start) / steps)
+    return best

@@ -100,3 +100,15 @@ def test_probe_run_refuses_steps_outside_the_run():
         probe_run(config, [9], lambda m, o: {}, data=tiny_data())
     with pytest.raises(ValueError, match=">= 1"):
         probe_run(config, [0], lambda m, o: {}, data=tiny_data())
+
+
+def test_step_times_returns_one_positive_time_per_activation():
+    from nbsupport.experiments import step_times
+
+    x, y = synthetic_mnist(64)
+    times = step_times(["selu", "relu"], x, y, steps=2, repeats=2)
+    assert set(times) == {"selu", "relu"} and all(0 < t < 10_000 for t in times.values())
+    with pytest.raises(ValueError, match="steps and repeats"):
+        step_times(["relu"], x, y, steps=0)
+    with pytest.raises(ValueError, match="at least one batch"):
+        step_times(["relu"], x[:8], y[:8])
