@@ -317,12 +317,17 @@ def flush_subnormals():
 
 
 def set_threads(threads: Optional[int]):
-    """Pin torch's intra-op thread count (None leaves it); a seeded CPU run depends on it."""
+    """Pin torch's intra-op thread count (None leaves it); a seeded CPU run depends on it.
+
+    Returns the thread count before the call, so ``previous = set_threads(n)`` ...
+    ``set_threads(previous)`` restores it.
+    """
+    previous = torch.get_num_threads()
     if threads is not None:
         if not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads={threads!r} is not allowed; it must be an int >= 1")
         torch.set_num_threads(threads)
-    return torch.get_num_threads()
+    return previous
 
 
 def default_threads(workers: int) -> int:

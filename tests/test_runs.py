@@ -158,3 +158,16 @@ def test_schedule_free_run_trains_and_ends_at_the_averaged_weights():
     record = train_run(RunConfig(schedule="schedule_free", lr=0.003, epochs=2, scaling="normalized"), tiny_data(),
                        progress=False)
     assert record["nan_step"] is None and record["val_acc"] > 0.5  # chance is 0.1 on the synthetic task
+
+
+def test_set_threads_returns_the_previous_count_so_it_can_be_restored():
+    from nbsupport.runs import set_threads
+
+    before = torch.get_num_threads()
+    previous = set_threads(1)
+    try:
+        assert previous == before and torch.get_num_threads() == 1
+        assert set_threads(None) == 1 and torch.get_num_threads() == 1
+    finally:
+        set_threads(previous)
+    assert torch.get_num_threads() == before
