@@ -75,16 +75,8 @@ def train_one_cycle(train_loader, valid_loader, *, activation="selu", optimizer=
 
 
 @torch.no_grad()
-def activation_stats(model, x, layer_type=None):
-    """Mean and standard deviation of each activation layer's output on the batch ``x``, in eval mode.
-
-    ``layer_type`` selects the layers (default: the model's activation modules,
-    i.e. every module that is not a Conv, Linear, pooling, Flatten or dropout
-    layer). Returns a list of ``(index, mean, std)``.
-    """
-    skip = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.MaxPool2d, torch.nn.Flatten, torch.nn.Dropout,
-            torch.nn.AlphaDropout, torch.nn.Sequential)
-    layers = [(i, m) for i, m in enumerate(model) if (isinstance(m, layer_type) if layer_type else not isinstance(m, skip))]
+def _layer_outputs(model, x, layers):
+    """The outputs of the given ``(index, module)`` layers for the batch ``x``, in eval mode (mode restored)."""
     outputs = {}
     hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: outputs.__setitem__(i, out)) for i, m in layers]
     was_training = model.training
@@ -95,6 +87,21 @@ def activation_stats(model, x, layer_type=None):
         model.train(was_training)
         for h in hooks:
             h.remove()
+    return outputs
+
+
+@torch.no_grad()
+def activation_stats(model, x, layer_type=None):
+    """Mean and standard deviation of each activation layer's output on the batch ``x``, in eval mode.
+
+    ``layer_type`` selects the layers (default: the model's activation modules,
+    i.e. every module that is not a Conv, Linear, pooling, Flatten or dropout
+    layer). Returns a list of ``(index, mean, std)``.
+    """
+    skip = (torch.nn.Conv2d, torch.nn.Linear, torch.nn.MaxPool2d, torch.nn.Flatten, torch.nn.Dropout,
+            torch.nn.AlphaDropout, torch.nn.Sequential)
+    layers = [(i, m) for i, m in enumerate(model) if (isinstance(m, layer_type) if layer_type else not isinstance(m, skip))]
+    outputs = _layer_outputs(model, x, layers)
     return [(i, outputs[i].mean().item(), outputs[i].std().item()) for i, _ in layers]
 
 
@@ -152,16 +159,7 @@ def unit_activity(model, x):
         raise ValueError("the model has no Conv2d or Linear layer to describe")
     if len(x) < 2:
         raise ValueError(f"need at least 2 images to measure a spread over images, got {len(x)}")
-    outputs = {}
-    hooks = [m.register_forward_hook(lambda mod, inp, out, i=i: outputs.__setitem__(i, out)) for i, m in layers]
-    was_training = model.training
-    model.eval()
-    try:
-        model(x)
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
+    outputs = _layer_outputs(model, x, layers)
     rows = []
     for i, m in layers:
         pre = outputs[i]
