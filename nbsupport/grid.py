@@ -325,11 +325,26 @@ def grid_status(name, out=None):
     return state
 
 
-def _same_machine(row):
-    from .runs import provenance
+CHECKED_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
-    here = provenance()
-    return all(str(here[k]) == row[k] for k in ("torch_version", "hardware")) and int(row["threads"]) == here["threads"]
+
+def match_stored(record, row):
+    """Compare a freshly trained ``record`` (from ``train_run``) with its stored ``row``.
+
+    ``row`` is a table row as read from the CSV (strings) or as loaded by
+    ``load_results`` (numbers). Returns ``(exact, ok)``: ``exact`` when torch
+    version, CPU type and thread count of the two agree, and then every metric
+    and the per-epoch validation accuracies must agree to the last bit;
+    elsewhere each metric must lie within ``CHECK_BAND``.
+    """
+    exact = (all(str(record[k]) == str(row[k]) for k in ("torch_version", "hardware"))
+             and int(record["threads"]) == int(row["threads"]))
+    if exact:
+        ok = (all(_format(float(record[m])) == _format(float(row[m])) for m in CHECKED_METRICS)
+              and record["val_acc_epochs"] == row["val_acc_epochs"])
+    else:
+        ok = all(abs(float(record[m]) - float(row[m])) <= CHECK_BAND[m] for m in CHECKED_METRICS)
+    return exact, ok
 
 
 def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=None, progress=False):
@@ -356,22 +371,18 @@ def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=No
     if not chosen:
         raise ValueError(f"grid {grid.name} has no stored run to check")
     results = []
-    metrics = ("train_loss", "train_acc", "val_loss", "val_acc")
+    metrics = CHECKED_METRICS
     for row in chosen:
         config = RunConfig.from_record(row)
         row_threads = threads if threads is not None else int(row["threads"])
         previous = set_threads(row_threads)
         try:
-            exact = _same_machine(row)
             new = train_run(config, grid.data_for(config.scaling), progress=progress)
         finally:
             set_threads(previous)
         stored = {m: float(row[m]) for m in metrics}
         fresh = {m: float(new[m]) for m in metrics}
-        if exact:
-            ok = all(_format(fresh[m]) == row[m] for m in metrics) and new["val_acc_epochs"] == row["val_acc_epochs"]
-        else:
-            ok = all(abs(fresh[m] - stored[m]) <= CHECK_BAND[m] for m in metrics)
+        exact, ok = match_stored(new, row)
         results.append({"run_id": row["run_id"], "exact": exact, "ok": ok, "stored": stored, "fresh": fresh,
                         "stored_on": f"{row['hardware']} x{row['threads']}", "label": config.label()})
         rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {CHECK_BAND}"

@@ -181,3 +181,16 @@ def test_epoch_table_spreads_per_epoch_lists_into_rows(tmp_path):
     assert list(long["epoch"]) == [1, 2, 3] and set(long["run_id"]) == set(df["run_id"])
     assert long["val_acc"].iloc[-1] == df["val_acc"].iloc[0]
     assert long["train_loss"].iloc[-1] == df["train_loss"].iloc[0]
+
+
+def test_match_stored_is_exact_on_the_same_machine_and_banded_elsewhere():
+    from nbsupport.grid import CHECK_BAND, match_stored
+
+    row = {"torch_version": "2.14.1", "hardware": "cpu:AVX512", "threads": "2", "train_loss": "0.25",
+           "train_acc": "0.9", "val_loss": "0.1", "val_acc": "0.98", "val_acc_epochs": "[0.98]"}
+    same = {**row, "threads": 2, "train_loss": 0.25, "train_acc": 0.9, "val_loss": 0.1, "val_acc": 0.98}
+    assert match_stored(same, row) == (True, True)
+    assert match_stored({**same, "val_acc": 0.9801}, row) == (True, False)
+    other = {**same, "hardware": "cpu:AVX2", "val_acc": 0.98 + CHECK_BAND["val_acc"] / 2}
+    assert match_stored(other, row) == (False, True)
+    assert match_stored({**other, "val_acc": 0.98 + 2 * CHECK_BAND["val_acc"]}, row) == (False, False)
