@@ -1,8 +1,9 @@
 """Grids of runs with stored results: train what is missing, resume after a kill, re-check stored rows.
 
 A grid is a Python file ``experiments/<name>.py`` that defines ``RUNS``, a list
-of ``RunConfig``, or a function ``runs()`` returning one (a grid may depend on
-another grid's stored table, e.g. to use each schedule's best lr). It may also
+of ``RunConfig`` (training runs) or of ``RangeTestConfig`` (LR range tests, see
+``nbsupport.range_tests``), or a function ``runs()`` returning one (a grid may
+depend on another grid's stored table, e.g. to use each schedule's best lr). It may also
 define ``load_data(scaling)`` returning ``((x_train, y_train), (x_valid, y_valid))``
 (the unit tests use this for synthetic grids). Results go to
 ``experiments/results/<name>.csv``: one row per run, appended whole as soon as
@@ -20,6 +21,7 @@ import argparse
 import csv
 import importlib.util
 import io
+import json
 import math
 import os
 import sys
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import repo_root
+from .range_tests import RangeTestConfig, range_test_columns, run_range_test
 from .runs import RunConfig, default_threads, flush_subnormals, record_columns, set_threads, train_run
 from .training import progress_enabled
 
@@ -42,6 +45,33 @@ class DamagedTableError(ValueError):
     """A results table has a row that was not written whole (or was edited by hand)."""
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What a grid's entries are: training runs (``RunConfig``) or LR range tests (``RangeTestConfig``).
+
+    ``columns()`` is the table's header, ``train(config, data, progress)`` makes a row, ``floats`` and
+    ``ints`` are the columns ``load_results`` converts to numbers, ``match(record, row)`` says whether a
+    re-made entry agrees with its stored row (``(exact, ok)``), ``metrics`` what ``check`` prints.
+    """
+
+    name: str
+    config_class: type
+    columns: object
+    train: object
+    floats: tuple
+    ints: tuple
+    match: object
+    metrics: tuple
+
+
+def _train_run(config, data, progress):
+    return train_run(config, data, progress=progress)
+
+
+def _run_range_test(config, data, progress):
+    return run_range_test(config, data, progress=progress)
+
+
 @dataclass
 class Grid:
     """A grid loaded from its file: its name, its runs (in order, without duplicates), where results go."""
@@ -50,6 +80,7 @@ class Grid:
     path: Path
     runs: list
     load_data: object = None
+    kind: object = None
 
     @property
     def results_path(self) -> Path:
@@ -90,10 +121,20 @@ def load_grid(name) -> Grid:
         runs = list(module.RUNS)
     else:
         raise ValueError(f"grid file {path} defines neither RUNS (a list of RunConfig) nor runs()")
-    bad = [r for r in runs if not isinstance(r, RunConfig)]
+    kind = kind_of(runs[0]) if runs else KINDS["run"]
+    bad = [r for r in runs if not isinstance(r, kind.config_class)]
     if bad:
-        raise TypeError(f"grid {path.stem}: every run must be a RunConfig, got {bad[0]!r}")
-    return Grid(path.stem, path, list(dict.fromkeys(runs)), getattr(module, "load_data", None))
+        raise TypeError(f"grid {path.stem}: every entry must be a {kind.config_class.__name__} like the first "
+                        f"(a grid holds training runs or range tests, not both), got {bad[0]!r}")
+    return Grid(path.stem, path, list(dict.fromkeys(runs)), getattr(module, "load_data", None), kind)
+
+
+def kind_of(config) -> Kind:
+    """The ``Kind`` of a grid entry; anything but a ``RunConfig`` or ``RangeTestConfig`` is refused."""
+    for kind in KINDS.values():
+        if isinstance(config, kind.config_class):
+            return kind
+    raise TypeError(f"a grid entry must be a RunConfig or a RangeTestConfig, got {config!r}")
 
 
 # -- the results table ---------------------------------------------------------------------------------
@@ -106,31 +147,34 @@ def _format(value):
     return str(value)
 
 
-def format_row(record) -> str:
-    """One CSV line (with its newline) for a record, ending in the CRC32 of everything before it."""
+def format_row(record, columns=None) -> str:
+    """One CSV line (with its newline) for a record, ending in the CRC32 of everything before it.
+
+    ``columns`` default to a training run's (``record_columns()``)."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([_format(record.get(c)) for c in record_columns()])
+    columns = record_columns() if columns is None else columns
+    csv.writer(buf, lineterminator="").writerow([_format(record.get(c)) for c in columns])
     body = buf.getvalue()
     return f"{body},{zlib.crc32(body.encode()):08x}\n"
 
 
-def header_line() -> str:
-    return ",".join(record_columns() + (CHECKSUM,)) + "\n"
+def header_line(columns=None) -> str:
+    return ",".join((record_columns() if columns is None else columns) + (CHECKSUM,)) + "\n"
 
 
-def append_row(path, record):
+def append_row(path, record, columns=None):
     """Append one record to the table at ``path`` whole or not at all (a new table is created with its header).
 
     The row goes out in one ``write`` on a file opened for appending and is
     flushed to disk before the function returns.
     """
     path = Path(path)
-    line = format_row(record).encode()
+    line = format_row(record, columns).encode()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".csv.tmp")
         with open(tmp, "wb") as f:
-            f.write(header_line().encode() + line)
+            f.write(header_line(columns).encode() + line)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -145,8 +189,10 @@ def append_row(path, record):
         os.close(fd)
 
 
-def read_rows(path):
+def read_rows(path, columns=None):
     """The rows of a table as dicts of strings, and the damaged last line (or None).
+
+    ``columns``: the header expected (default: a training run's; see ``table_kind`` for any kind).
 
     A row is damaged when its checksum does not match or it has no newline:
     the command was killed while writing it. A damaged row anywhere but at
@@ -160,13 +206,14 @@ def read_rows(path):
     lines = text.splitlines(keepends=True)
     if not lines:
         return [], None
-    if lines[0] != header_line():
+    columns = record_columns() if columns is None else columns
+    if lines[0] != header_line(columns):
         raise DamagedTableError(
             f"{path}: the header does not match the columns this version of nbsupport writes; "
-            f"expected {header_line().strip()!r}, found {lines[0].strip()!r}. Move the table aside and "
+            f"expected {header_line(columns).strip()!r}, found {lines[0].strip()!r}. Move the table aside and "
             f"re-run the grid, or check out the nbsupport version that wrote it."
         )
-    rows, columns = [], record_columns()
+    rows = []
     for number, line in enumerate(lines[1:], start=2):
         body, _, crc = line.rstrip("\n").rpartition(",")
         ok = line.endswith("\n") and body and crc == f"{zlib.crc32(body.encode()):08x}"
@@ -200,8 +247,11 @@ def load_results(name_or_path):
 
     path = Path(name_or_path)
     if path.suffix != ".csv":
-        path = load_grid(name_or_path).results_path
-    rows, damaged = read_rows(path)
+        grid = load_grid(name_or_path)
+        path, kind = grid.results_path, grid.kind
+    else:
+        kind = table_kind(path)
+    rows, damaged = read_rows(path, kind.columns())
     if damaged is not None:
         raise DamagedTableError(
             f"{path}, line {damaged[0]}: the last row was not written whole; run the grid command again "
@@ -211,13 +261,25 @@ def load_results(name_or_path):
         raise FileNotFoundError(f"{path} has no stored runs yet; train them with "
                                 f"python -m nbsupport.grid run {path.stem}")
     df = pd.DataFrame(rows)
-    numeric = ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "final_loss_avg",
-               "peak_loss_avg", "peak_step", "nan_step", "seconds")
-    for col in numeric:
+    for col in kind.floats:
         df[col] = df[col].replace("", "nan").astype(float)
-    for col in ("epochs", "seed", "batch_size", "steps_per_epoch", "threads"):
+    for col in kind.ints:
         df[col] = df[col].astype(int)
     return df
+
+
+def table_kind(path) -> Kind:
+    """The ``Kind`` whose header a stored table has (a training run's if the table does not exist yet)."""
+    path = Path(path)
+    if not path.exists():
+        return KINDS["run"]
+    with open(path) as f:
+        first = f.readline()
+    for kind in KINDS.values():
+        if first == header_line(kind.columns()):
+            return kind
+    raise DamagedTableError(f"{path}: the header matches no kind of table this version of nbsupport writes "
+                            f"(training runs or range tests): {first.strip()[:200]!r}")
 
 
 @dataclass
@@ -230,7 +292,7 @@ class GridState:
 
 
 def grid_state(grid: Grid) -> GridState:
-    rows, damaged = read_rows(grid.results_path)
+    rows, damaged = read_rows(grid.results_path, grid.kind.columns())
     stored = {}
     for row in rows:
         if row["run_id"] in stored:
@@ -246,14 +308,15 @@ def _report_stale(state, out=None):
     out = out or sys.stderr
     for row in state.stale:
         print(f"{state.grid.results_path.name}: stored run {row['run_id']} "
-              f"({RunConfig.from_record(row).label()}) is no longer in the grid {state.grid.name}; "
+              f"({state.grid.kind.config_class.from_record(row).label()}) is no longer in the grid "
+              f"{state.grid.name}; "
               f"it stays in the table (delete its line to drop it)", file=out or sys.stdout)
 
 
 def _train_in_worker(config, threads, data, progress):
     flush_subnormals()
     set_threads(threads)
-    return train_run(config, data, progress=progress)
+    return kind_of(config).train(config, data, progress)
 
 
 def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=None):
@@ -289,8 +352,8 @@ def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=No
             try:
                 for config in todo:
                     bar.set_postfix_str(config.label(), refresh=True)
-                    record = train_run(config, grid.data_for(config.scaling), progress=show)
-                    append_row(grid.results_path, record)
+                    record = grid.kind.train(config, grid.data_for(config.scaling), show)
+                    append_row(grid.results_path, record, grid.kind.columns())
                     done.append(record)
                     bar.update()
             finally:
@@ -300,7 +363,7 @@ def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=No
 
             jobs = (delayed(_train_in_worker)(c, threads, grid.data_for(c.scaling), False) for c in todo)
             for record in Parallel(n_jobs=workers, return_as="generator_unordered")(jobs):
-                append_row(grid.results_path, record)
+                append_row(grid.results_path, record, grid.kind.columns())
                 done.append(record)
                 bar.update()
     finally:
@@ -347,6 +410,38 @@ def match_stored(record, row):
     return exact, ok
 
 
+def match_range_test(record, row):
+    """``match_stored`` for range tests: on the same torch, CPU type and thread count every recorded loss
+    must agree exactly; elsewhere the lr of the lowest smoothed loss must agree within a factor of 2."""
+    from .range_tests import replay
+
+    exact = (all(str(record[k]) == str(row[k]) for k in ("torch_version", "hardware"))
+             and int(record["threads"]) == int(row["threads"]))
+    if exact:
+        return True, record["losses"] == row["losses"] and record["valid"] == row["valid"]
+    config = RangeTestConfig.from_record(row)
+
+    def lowest(losses):
+        kept, smoothed, diverged = replay(config.lrs, json.loads(losses))
+        smoothed = smoothed[:-1] if diverged else smoothed
+        return kept[min(range(len(smoothed)), key=smoothed.__getitem__)] if smoothed else math.nan
+
+    a, b = lowest(record["losses"]), lowest(row["losses"])
+    return False, bool(abs(math.log10(a / b)) <= math.log10(2)) if a > 0 and b > 0 else False
+
+
+KINDS = {
+    "run": Kind("run", RunConfig, record_columns, _train_run,
+                ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "final_loss_avg",
+                 "peak_loss_avg", "peak_step", "nan_step", "seconds"),
+                ("epochs", "seed", "batch_size", "steps_per_epoch", "threads"), match_stored, CHECKED_METRICS),
+    "range_test": Kind("range_test", RangeTestConfig, range_test_columns, _run_range_test,
+                       ("start_lr", "end_lr", "seconds"),
+                       ("num_steps", "seed", "eval_every", "batch_size", "steps_run", "threads"),
+                       match_range_test, ("steps_run",)),
+}
+
+
 def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=None, progress=False):
     """Re-train stored runs (the ``n`` cheapest, or those in ``run_ids``) and compare with the stored rows.
 
@@ -365,27 +460,28 @@ def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=No
             raise ValueError(f"run ids {unknown} are not stored in {grid.results_path}")
         chosen = [state.stored[r] for r in run_ids]
     else:
-        if max_epochs is not None:
+        if max_epochs is not None and grid.kind.name == "run":
             rows = [r for r in rows if int(r["epochs"]) <= max_epochs]
         chosen = sorted(rows, key=lambda r: (float(r["seconds"]), r["run_id"]))[:n]
     if not chosen:
         raise ValueError(f"grid {grid.name} has no stored run to check")
     results = []
-    metrics = CHECKED_METRICS
+    metrics = grid.kind.metrics
     for row in chosen:
-        config = RunConfig.from_record(row)
+        config = grid.kind.config_class.from_record(row)
         row_threads = threads if threads is not None else int(row["threads"])
         previous = set_threads(row_threads)
         try:
-            new = train_run(config, grid.data_for(config.scaling), progress=progress)
+            new = grid.kind.train(config, grid.data_for(config.scaling), progress)
         finally:
             set_threads(previous)
         stored = {m: float(row[m]) for m in metrics}
         fresh = {m: float(new[m]) for m in metrics}
-        exact, ok = match_stored(new, row)
+        exact, ok = grid.kind.match(new, row)
         results.append({"run_id": row["run_id"], "exact": exact, "ok": ok, "stored": stored, "fresh": fresh,
                         "stored_on": f"{row['hardware']} x{row['threads']}", "label": config.label()})
-        rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {CHECK_BAND}"
+        band = CHECK_BAND if grid.kind.name == "run" else "lowest smoothed loss within a factor of 2 in lr"
+        rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {band}"
         print(f"{row['run_id']}  {config.label()}  [{rule}]", file=out or sys.stdout)
         for m in metrics:
             print(f"    {m:<10}  stored {stored[m]:.6f}   re-measured {fresh[m]:.6f}   "

@@ -1,0 +1,303 @@
+"""LR range tests as values: ``RangeTestConfig`` describes one, ``run_range_test`` runs it and returns a flat record.
+
+The record is one row of a grid's results table (``nbsupport.grid``), like a training
+run's. It stores the raw loss of every mini-batch (the test runs with
+``diverge_factor=None``, so it stops only at a non-finite loss or at ``end_lr``);
+smoothing and the early stop are applied afterwards by ``replay`` with any factor,
+which gives exactly what ``lr_range_test`` would have returned with that factor,
+because a test's steps do not depend on when it is stopped. Chapter 4 reads every
+suggestion rule off these stored curves (``suggestions``).
+
+``tool="torch_lr_finder"`` runs the ``torch-lr-finder`` package's ``LRFinder``
+instead, with its defaults (``smooth_f=0.05``, ``diverge_th=5``). That package
+records only its *smoothed* loss (a moving average without bias correction), so
+its rows store that curve, as the package reports it.
+"""
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import SCALINGS, TensorLoader, mnist_tensors
+from .lr_finder import (MODES, exponential_lrs, fastai_suggestions, lightning_suggestion,
+                        linear_lrs, lr_range_test, suggest_lrs)
+from .models import mnist_model
+from .repro import seed_everything
+from .runs import provenance
+
+TOOLS = ("nbsupport", "torch_lr_finder")
+#: This package's defaults for reading a curve: smoothing weight per new loss and the early-stop factor.
+SMOOTH, DIVERGE_FACTOR = 0.05, 4.0
+#: fastai's (``lr_find``: ``Recorder`` beta 0.98, stop at 4x the best) and Lightning's (``beta=0.98``,
+#: ``early_stop_threshold=4.0``) smoothing and stop, the same for both.
+LIBRARY_SMOOTH, LIBRARY_DIVERGE = 0.02, 4.0
+#: torch-lr-finder's plot trims these many points before suggesting (``plot(skip_start=10, skip_end=5)``).
+TLF_SKIP = (10, 5)
+
+
+@dataclass(frozen=True)
+class RangeTestConfig:
+    """One LR range test of the page's model (SELU, default init) with AdamW (PyTorch defaults, betas (0.9,
+    0.999), weight decay 0.01) on MNIST.
+
+    ``mode`` is how the lr grows from ``start_lr`` to ``end_lr`` over ``num_steps`` mini-batches. With
+    ``eval_every`` > 0 the model is evaluated on the 5,000 validation images every that many steps (Smith's
+    test reads validation accuracy). ``tool`` is ``"nbsupport"`` (``lr_range_test``) or ``"torch_lr_finder"``
+    (exponential mode only, no evaluation). Invalid values are refused here, before anything runs.
+    """
+
+    tool: str = "nbsupport"
+    mode: str = "exponential"
+    start_lr: float = 1e-7
+    end_lr: float = 10.0
+    num_steps: int = 100
+    seed: int = 0
+    scaling: str = "page"
+    eval_every: int = 0
+    batch_size: int = 32
+
+    def __post_init__(self):
+        if self.tool not in TOOLS:
+            raise ValueError(f"tool={self.tool!r} is not allowed; use one of {TOOLS}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode={self.mode!r} is not allowed; use one of {MODES}")
+        if self.scaling not in SCALINGS:
+            raise ValueError(f"scaling={self.scaling!r} is not allowed; use one of {SCALINGS}")
+        for name in ("start_lr", "end_lr"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+                raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number > 0")
+            object.__setattr__(self, name, float(value))
+        if not self.end_lr > self.start_lr:
+            raise ValueError(f"end_lr={self.end_lr!r} must be larger than start_lr={self.start_lr!r}")
+        for name, low in (("num_steps", 3), ("seed", 0), ("eval_every", 0), ("batch_size", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name}={value!r} is not allowed; it must be an int >= {low}")
+        if self.eval_every > self.num_steps:
+            raise ValueError(f"eval_every={self.eval_every} is more than num_steps={self.num_steps}: the test "
+                             f"would never evaluate; use 0 (no evaluation) or at most num_steps")
+        if self.tool == "torch_lr_finder" and (self.mode != "exponential" or self.eval_every):
+            raise ValueError("tool='torch_lr_finder' runs here in exponential mode without evaluation only "
+                             f"(got mode={self.mode!r}, eval_every={self.eval_every})")
+
+    @property
+    def run_id(self) -> str:
+        text = json.dumps({"kind": "range_test", **dataclasses.asdict(self)}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    @property
+    def lrs(self):
+        """The lr of each step, as the test sets them (torch-lr-finder's exponential grid is the same)."""
+        return (linear_lrs if self.mode == "linear" else exponential_lrs)(self.start_lr, self.end_lr,
+                                                                           self.num_steps)
+
+    @classmethod
+    def fields(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_record(cls, record):
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            value = record[f.name]
+            if f.type is int or f.name in ("num_steps", "seed", "eval_every", "batch_size"):
+                value = int(value)
+            elif f.name in ("start_lr", "end_lr"):
+                value = float(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+    def label(self) -> str:
+        evals = f" eval/{self.eval_every}" if self.eval_every else ""
+        return (f"range test ({self.tool}, {self.mode} {self.start_lr:g}..{self.end_lr:g}, {self.num_steps} "
+                f"steps{evals}) {self.scaling} seed={self.seed}")
+
+
+def _number(value):
+    """A float written with 9 significant digits (exact for float32 values), as JSON-ready Python float."""
+    return float(f"{value:.9g}")
+
+
+def _optimizer(model, lr):
+    return torch.optim.AdamW(model.parameters(), lr=lr)
+
+
+def _run_nbsupport(config, xt, yt, xv, yv, progress):
+    model = mnist_model()
+    optim = _optimizer(model, config.start_lr)
+    train = TensorLoader(xt, yt, config.batch_size, shuffle=True, seed=config.seed)
+    valid = TensorLoader(xv, yv, config.batch_size) if config.eval_every else None
+    result = lr_range_test(model, optim, F.cross_entropy, train, start_lr=config.start_lr, end_lr=config.end_lr,
+                           num_steps=config.num_steps, diverge_factor=None, device="cpu", progress=progress,
+                           mode=config.mode, valid_loader=valid, eval_every=config.eval_every or None)
+    valid_records = [{"step": v["step"], "lr": v["lr"], "loss": _number(v["loss"]), "accuracy": v["accuracy"]}
+                     for v in result.valid]
+    return result.losses, valid_records
+
+
+def _run_torch_lr_finder(config, xt, yt):
+    from torch.utils.data import DataLoader, TensorDataset
+    from torch_lr_finder import LRFinder
+
+    model = mnist_model()
+    optim = _optimizer(model, config.start_lr)
+    generator = torch.Generator().manual_seed(config.seed)
+    loader = DataLoader(TensorDataset(xt, yt), batch_size=config.batch_size, shuffle=True, generator=generator)
+    finder = LRFinder(model, optim, F.cross_entropy, device="cpu")
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")  # it calls scheduler.get_lr() outside step(), which warns
+        finder.range_test(loader, end_lr=config.end_lr, num_iter=config.num_steps, step_mode="exp")
+    return list(finder.history["loss"]), []
+
+
+def run_range_test(config: RangeTestConfig, data=None, *, progress=None) -> dict:
+    """Run ``config`` and return its flat record (columns: ``range_test_columns()``).
+
+    ``losses`` (JSON) holds the loss of each step taken: raw for ``tool="nbsupport"``, the last one possibly
+    non-finite (where the test stopped); torch-lr-finder's smoothed loss for ``tool="torch_lr_finder"``.
+    ``valid`` (JSON) holds the evaluations: ``step``, ``lr``, ``loss``, ``accuracy``.
+    """
+    if not isinstance(config, RangeTestConfig):
+        raise TypeError(f"config must be a RangeTestConfig, got {type(config).__name__}")
+    (xt, yt), (xv, yv) = data if data is not None else mnist_tensors(scaling=config.scaling)
+    seed_everything(config.seed)
+    start = time.perf_counter()
+    if config.tool == "torch_lr_finder":
+        losses, valid = _run_torch_lr_finder(config, xt, yt)
+    else:
+        losses, valid = _run_nbsupport(config, xt, yt, xv, yv, progress)
+    seconds = time.perf_counter() - start
+    record = {"run_id": config.run_id, **dataclasses.asdict(config),
+              "steps_run": len(losses), "seconds": round(seconds, 3),
+              "losses": json.dumps([_number(v) for v in losses]), "valid": json.dumps(valid)}
+    record.update(provenance("cpu"))
+    record["finished_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return record
+
+
+def range_test_columns():
+    """The columns of a range-test results row, in order (the table's header)."""
+    return (("run_id",) + RangeTestConfig.fields() + ("steps_run", "seconds", "losses", "valid")
+            + ("torch_version", "hardware", "threads", "nbsupport_version", "git_commit", "finished_at"))
+
+
+# -- reading a stored curve ------------------------------------------------------------------------------------------
+
+
+def replay(lrs, losses, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
+    """Smooth a raw curve and stop it as ``lr_range_test(smooth=..., diverge_factor=...)`` would have.
+
+    Returns ``(lrs, smoothed, diverged)``: the points up to and including the one that stopped the test
+    (a non-finite smoothed loss, or one above ``diverge_factor`` times the best before it), and whether it
+    stopped. ``lr_range_test`` suggests from all but that last point when it stopped.
+    """
+    lrs, losses = list(lrs)[:len(losses)], list(losses)
+    if len(lrs) != len(losses):
+        raise ValueError(f"replay: {len(losses)} losses but only {len(lrs)} lrs")
+    if not 0 < smooth <= 1:
+        raise ValueError(f"smooth (the weight of each new loss) must be in (0, 1], got {smooth!r}")
+    smoothed, avg, best = [], 0.0, math.inf
+    for k, loss in enumerate(losses):
+        avg = (1 - smooth) * avg + smooth * loss  # as lr_range_test computes it, to the last bit
+        value = avg / (1 - (1 - smooth) ** (k + 1))
+        smoothed.append(value)
+        if not math.isfinite(value) or (diverge_factor is not None and value > diverge_factor * best):
+            return lrs[:k + 1], smoothed, True
+        best = min(best, value)
+    return lrs, smoothed, False
+
+
+def blow_up_lr(lrs, losses, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
+    """The lr at which a replayed test stops (None if it never does)."""
+    kept, _, diverged = replay(lrs, losses, smooth, diverge_factor)
+    return kept[-1] if diverged else None
+
+
+#: Every suggestion ``suggestions`` can read off a curve, with the family it belongs to.
+RULES = {
+    "steepest": "nbsupport", "minimum/10": "nbsupport", "valley": "nbsupport",
+    "blow-up/10": "nbsupport", "blow-up/2": "nbsupport",
+    "fastai minimum": "fastai", "fastai steep": "fastai", "fastai valley": "fastai", "fastai slide": "fastai",
+    "Lightning": "Lightning", "Lightning, slope vs lr": "Lightning",
+    "torch-lr-finder": "torch-lr-finder",
+    "accuracy peak": "Smith",
+}
+
+
+def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
+    """``{rule: lr}`` for a stored range test (a results row, strings or numbers), rules as in ``RULES``.
+
+    - nbsupport's own (``suggest_lrs``) on the curve replayed with ``smooth`` and ``diverge_factor``, and
+      a tenth and a half of the lr where it stopped (omitted if it never stopped);
+    - fastai's four rules and Lightning's (slope against the index, as Lightning does, and against the lr)
+      on the curve smoothed and stopped as those libraries do (``LIBRARY_SMOOTH``, ``LIBRARY_DIVERGE``;
+      fastai's trimming with ``num_it`` = the test's steps);
+    - for a torch-lr-finder row only ``"torch-lr-finder"``: its ``plot(suggest_lr=True)`` rule, the
+      steepest ``np.gradient`` against the index after dropping 10 points at the start and 5 at the end;
+    - with evaluations, ``"accuracy peak"``: the lr of the best validation accuracy (Smith's upper bound,
+      read as where accuracy stops rising).
+    A rule that finds nothing (too few points) is left out.
+    """
+    config = RangeTestConfig.from_record(row)
+    losses = json.loads(row["losses"]) if isinstance(row["losses"], str) else list(row["losses"])
+    lrs = config.lrs[:len(losses)]
+    out = {}
+    if config.tool == "torch_lr_finder":
+        begin, end = TLF_SKIP
+        if len(losses) >= begin + end + 2:
+            kept = np.asarray(losses[begin:-end])
+            out["torch-lr-finder"] = float(lrs[begin + int(np.argmin(np.gradient(kept)))])
+        return out
+    kept, smoothed, diverged = replay(lrs, losses, smooth, diverge_factor)
+    usable = len(kept) - 1 if diverged else len(kept)
+    if usable >= 3:
+        out.update(suggest_lrs(kept[:usable], smoothed[:usable]))
+    if diverged:
+        out["blow-up/10"] = kept[-1] / 10
+        out["blow-up/2"] = kept[-1] / 2
+    lib_lrs, lib_smoothed, _ = replay(lrs, losses, LIBRARY_SMOOTH, LIBRARY_DIVERGE)
+    try:
+        for rule, lr in fastai_suggestions(lib_lrs, lib_smoothed, num_it=config.num_steps).items():
+            out[f"fastai {rule}"] = lr
+    except ValueError:
+        pass
+    for name, against in (("Lightning", "index"), ("Lightning, slope vs lr", "lr")):
+        lr = lightning_suggestion(lib_lrs, lib_smoothed, against=against)
+        if lr is not None:
+            out[name] = lr
+    valid = json.loads(row["valid"]) if isinstance(row["valid"], str) else list(row["valid"])
+    if valid:
+        out["accuracy peak"] = float(max(valid, key=lambda v: v["accuracy"])["lr"])
+    return out
+
+
+def trained_lr(lr):
+    """The max_lr a suggestion is trained at: rounded to 3 significant digits, so that a grid's run ids do not
+    hang on the last bits of a float."""
+    return float(f"{lr:.3g}")
+
+
+def suggestion_rows(df, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
+    """One row per (stored range test, rule): the test's config, ``rule``, ``family`` (``RULES``), ``lr``
+    (the suggestion) and ``max_lr`` (``trained_lr(lr)``), from a table loaded with ``load_results``."""
+    import pandas as pd
+
+    rows = []
+    for _, test in df.iterrows():
+        for rule, lr in suggestions(test, smooth, diverge_factor).items():
+            rows.append({"test_id": test["run_id"], **{f: test[f] for f in RangeTestConfig.fields()},
+                         "rule": rule, "family": RULES[rule], "lr": lr, "max_lr": trained_lr(lr)})
+    return pd.DataFrame(rows)
