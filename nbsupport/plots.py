@@ -273,3 +273,87 @@ def plot_seed_points(df, x, y="val_acc", ax=None, order=None, labels=None, hue=N
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_suggestions(curves, points, rules, good=None, titles=None, highlight_seed=0):
+    """LR range tests (top row) above where each rule's suggestion lands (bottom row), one column per panel.
+
+    ``curves`` maps a panel title to ``{label: LRFinderResult}`` (the smoothed loss is drawn, and the raw loss
+    faintly for the first); ``points`` maps the same titles to a DataFrame with columns ``rule``, ``lr`` and
+    ``seed`` (one row per suggestion); ``rules`` orders the rows of the strip (top first). ``good`` maps a
+    title to ``(low, high)``, a span of max_lr drawn in green on both rows (e.g. those within noise of the
+    best). Seed ``highlight_seed`` is drawn filled, the others hollow.
+    """
+    titles = list(curves)
+    fig, axes = plt.subplots(2, len(titles), figsize=(5.2 * len(titles), 3.2 + 0.24 * len(rules)),
+                             squeeze=False, sharex="col",
+                             gridspec_kw={"height_ratios": [3.2, 0.24 * len(rules)]})
+    for col, title in enumerate(titles):
+        top, bottom = axes[0, col], axes[1, col]
+        for i, (label, result) in enumerate(curves[title].items()):
+            if i == 0:
+                top.plot(result.lrs, result.losses, color=f"C{i}", linewidth=0.8, alpha=0.3)
+            top.plot(result.lrs, result.smoothed, color=f"C{i}", linewidth=1.8, label=label)
+        first = next(iter(curves[title].values()))
+        top.set_ylim(0, min(max(max(r.smoothed) for r in curves[title].values()), 2.5 * first.smoothed[0]) * 1.05)
+        top.set_xscale("log")
+        top.set_ylabel("train loss")
+        top.set_title(title)
+        top.grid(axis="both", linestyle="dotted", alpha=0.8)
+        top.legend(fontsize="small", loc="lower left")
+        df = points[title]
+        for row, rule in enumerate(rules):
+            part = df[df["rule"] == rule]
+            y = len(rules) - 1 - row
+            others = part[part["seed"] != highlight_seed]
+            bottom.plot(others["lr"], [y] * len(others), "o", markerfacecolor="none", color="C0", markersize=4,
+                        alpha=0.7)
+            mine = part[part["seed"] == highlight_seed]
+            bottom.plot(mine["lr"], [y] * len(mine), "o", color="C3", markersize=5)
+        bottom.set_yticks(range(len(rules)), list(reversed(rules)), fontsize="small")
+        bottom.set_ylim(-0.7, len(rules) - 0.3)
+        bottom.set_xscale("log")
+        bottom.set_xlabel("learning rate")
+        bottom.grid(axis="x", linestyle="dotted", alpha=0.8)
+        if good and title in good:
+            for ax in (top, bottom):
+                ax.axvspan(*good[title], color="C2", alpha=0.15, linewidth=0)
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration(truth, suggested, ax=None, title=None, families=None):
+    """Validation error (log scale) against one-cycle's max_lr: ``truth`` runs as grey dots with their mean per
+    max_lr as a line, ``suggested`` runs (column ``family``) as coloured dots, their mean as a larger marker.
+
+    Both are DataFrames of runs with ``lr`` and ``val_acc``; a run whose val_acc is NaN is drawn at error 1.
+    """
+    import numpy as np
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4))
+    else:
+        fig = ax.figure
+    err = lambda df: (1 - df["val_acc"].astype(float)).fillna(1.0)
+    ax.plot(truth["lr"], err(truth), "o", color="0.6", markersize=3, label="max_lr grid (each seed)")
+    means = truth.assign(err=err(truth)).groupby("lr")["err"].mean()
+    ax.plot(means.index, means.values, "-", color="0.4", linewidth=1.5, label="max_lr grid (mean)")
+    markers = "sD^vP*X"
+    for i, family in enumerate(families or list(dict.fromkeys(suggested["family"]))):
+        part = suggested[suggested["family"] == family]
+        if part.empty:
+            continue
+        ax.plot(part["lr"], err(part), markers[i % len(markers)], color=f"C{i}", markersize=4, alpha=0.5)
+        m = part.assign(err=err(part)).groupby("lr")["err"].mean()
+        ax.plot(m.index, m.values, markers[i % len(markers)], color=f"C{i}", markersize=8,
+                markeredgecolor="black", label=f"{family} suggestions (mean)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("one-cycle max_lr")
+    ax.set_ylabel("validation error (1 - val_acc)")
+    ax.grid(axis="both", linestyle="dotted", alpha=0.8)
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

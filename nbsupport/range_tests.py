@@ -237,14 +237,15 @@ RULES = {
 }
 
 
-def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
+def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smooth=LIBRARY_SMOOTH):
     """``{rule: lr}`` for a stored range test (a results row, strings or numbers), rules as in ``RULES``.
 
     - nbsupport's own (``suggest_lrs``) on the curve replayed with ``smooth`` and ``diverge_factor``, and
       a tenth and a half of the lr where it stopped (omitted if it never stopped);
     - fastai's four rules and Lightning's (slope against the index, as Lightning does, and against the lr)
-      on the curve smoothed and stopped as those libraries do (``LIBRARY_SMOOTH``, ``LIBRARY_DIVERGE``;
-      fastai's trimming with ``num_it`` = the test's steps);
+      on the curve smoothed and stopped as those libraries do (weight ``library_smooth`` per new loss, by
+      default theirs, ``LIBRARY_SMOOTH``; stop at ``LIBRARY_DIVERGE``; fastai's trimming with ``num_it`` =
+      the test's steps);
     - for a torch-lr-finder row only ``"torch-lr-finder"``: its ``plot(suggest_lr=True)`` rule, the
       steepest ``np.gradient`` against the index after dropping 10 points at the start and 5 at the end;
     - with evaluations, ``"accuracy peak"``: the lr of the best validation accuracy (Smith's upper bound,
@@ -268,7 +269,7 @@ def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
     if diverged:
         out["blow-up/10"] = kept[-1] / 10
         out["blow-up/2"] = kept[-1] / 2
-    lib_lrs, lib_smoothed, _ = replay(lrs, losses, LIBRARY_SMOOTH, LIBRARY_DIVERGE)
+    lib_lrs, lib_smoothed, _ = replay(lrs, losses, library_smooth, LIBRARY_DIVERGE)
     try:
         for rule, lr in fastai_suggestions(lib_lrs, lib_smoothed, num_it=config.num_steps).items():
             out[f"fastai {rule}"] = lr
@@ -290,14 +291,33 @@ def trained_lr(lr):
     return float(f"{lr:.3g}")
 
 
-def suggestion_rows(df, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
+def suggestion_rows(df, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smooth=LIBRARY_SMOOTH):
     """One row per (stored range test, rule): the test's config, ``rule``, ``family`` (``RULES``), ``lr``
     (the suggestion) and ``max_lr`` (``trained_lr(lr)``), from a table loaded with ``load_results``."""
     import pandas as pd
 
     rows = []
     for _, test in df.iterrows():
-        for rule, lr in suggestions(test, smooth, diverge_factor).items():
+        for rule, lr in suggestions(test, smooth, diverge_factor, library_smooth).items():
             rows.append({"test_id": test["run_id"], **{f: test[f] for f in RangeTestConfig.fields()},
                          "rule": rule, "family": RULES[rule], "lr": lr, "max_lr": trained_lr(lr)})
     return pd.DataFrame(rows)
+
+
+def range_test_result(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
+    """A stored test as the ``LRFinderResult`` ``lr_range_test`` would have returned with this smoothing and
+    stop (for ``plot_lr_finder``): up to the stopping point, with this package's suggestions. A torch-lr-finder
+    row keeps its own (smoothed) curve and stop, as both ``losses`` and ``smoothed``."""
+    from .lr_finder import LRFinderResult
+
+    config = RangeTestConfig.from_record(row)
+    losses = json.loads(row["losses"]) if isinstance(row["losses"], str) else list(row["losses"])
+    valid = json.loads(row["valid"]) if isinstance(row["valid"], str) else list(row["valid"])
+    lrs = config.lrs[:len(losses)]
+    if config.tool == "torch_lr_finder":
+        return LRFinderResult(lrs, losses, losses, suggestions(row), len(losses) < config.num_steps,
+                              config.mode, valid)
+    kept, smoothed, diverged = replay(lrs, losses, smooth, diverge_factor)
+    usable = len(kept) - 1 if diverged else len(kept)
+    found = suggest_lrs(kept[:usable], smoothed[:usable]) if usable >= 3 else {}
+    return LRFinderResult(kept, losses[:len(kept)], smoothed, found, diverged, config.mode, valid)

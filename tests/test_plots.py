@@ -82,3 +82,48 @@ def test_seed_points_draw_one_dot_per_run_and_count_diverged_runs():
     fig = plot_seed_points(df, "setting", hue="opt")
     assert fig.axes[0].get_legend() is not None
     plt.close(fig)
+
+
+def test_suggestion_strip_draws_each_rule_row_and_each_seed():
+    import pandas as pd
+
+    from nbsupport.plots import plot_suggestions
+
+    result = LRFinderResult(lrs=[1e-4, 1e-3, 1e-2], losses=[2.3, 1.5, 3.0], smoothed=[2.3, 1.8, 2.0])
+    points = pd.DataFrame({"rule": ["a", "a", "b"], "lr": [1e-3, 2e-3, 5e-3], "seed": [0, 1, 0]})
+    fig = plot_suggestions({"left": {"ours": result, "theirs": result}}, {"left": points}, ["a", "b", "c"],
+                           good={"left": (1e-3, 3e-3)})
+    top, bottom = fig.axes
+    assert [t.get_text() for t in bottom.get_yticklabels()] == ["c", "b", "a"]  # first rule on top
+    assert len(top.lines) == 3  # raw and smoothed of the first curve, smoothed of the second
+    drawn = [(tuple(line.get_xdata()), tuple(line.get_ydata())) for line in bottom.lines if len(line.get_xdata())]
+    # rule "a" is row 2 (seed 1 hollow, seed 0 filled), "b" row 1, "c" has no points
+    assert ((2e-3,), (2,)) in drawn and ((1e-3,), (2,)) in drawn and ((5e-3,), (1,)) in drawn
+    assert len(top.patches) == 1 and len(bottom.patches) == 1  # the green span on both
+    plt.close(fig)
+
+
+def test_calibration_plot_puts_diverged_runs_at_error_one():
+    import math
+
+    import pandas as pd
+
+    from nbsupport.plots import plot_calibration
+
+    truth = pd.DataFrame({"lr": [1e-3, 1e-3, 1e-2], "val_acc": [0.98, 0.97, math.nan]})
+    suggested = pd.DataFrame({"lr": [3e-3, 3e-3], "val_acc": [0.96, 0.94], "family": ["x", "x"]})
+    fig = plot_calibration(truth, suggested, title="t")
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_title() == "t"
+    grey = ax.lines[0]
+    assert list(grey.get_ydata()) == [pytest_approx(0.02), pytest_approx(0.03), 1.0]
+    mean_line = ax.lines[1]
+    assert list(mean_line.get_xdata()) == [1e-3, 1e-2] and mean_line.get_ydata()[0] == pytest_approx(0.025)
+    assert ax.lines[3].get_ydata()[0] == pytest_approx(0.05)  # the suggestion's mean marker
+    plt.close(fig)
+
+
+def pytest_approx(x):
+    import pytest
+
+    return pytest.approx(x, abs=1e-12)
