@@ -34,7 +34,7 @@ from .lr_finder import (MODES, exponential_lrs, fastai_suggestions, lightning_su
                         linear_lrs, lr_range_test, suggest_lrs)
 from .models import mnist_model
 from .repro import seed_everything
-from .runs import provenance
+from .runs import StoredConfig, provenance
 
 TOOLS = ("nbsupport", "torch_lr_finder")
 #: This package's defaults for reading a curve: smoothing weight per new loss and the early-stop factor.
@@ -47,7 +47,7 @@ TLF_SKIP = (10, 5)
 
 
 @dataclass(frozen=True)
-class RangeTestConfig:
+class RangeTestConfig(StoredConfig):
     """One LR range test of the page's model (SELU, default init) with AdamW (PyTorch defaults, betas (0.9,
     0.999), weight decay 0.01) on MNIST.
 
@@ -56,6 +56,9 @@ class RangeTestConfig:
     test reads validation accuracy). ``tool`` is ``"nbsupport"`` (``lr_range_test``) or ``"torch_lr_finder"``
     (exponential mode only, no evaluation). Invalid values are refused here, before anything runs.
     """
+
+    INT_FIELDS = ("num_steps", "seed", "eval_every", "batch_size")
+    FLOAT_FIELDS = ("start_lr", "end_lr")
 
     tool: str = "nbsupport"
     mode: str = "exponential"
@@ -102,22 +105,6 @@ class RangeTestConfig:
         """The lr of each step, as the test sets them (torch-lr-finder's exponential grid is the same)."""
         return (linear_lrs if self.mode == "linear" else exponential_lrs)(self.start_lr, self.end_lr,
                                                                            self.num_steps)
-
-    @classmethod
-    def fields(cls):
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def from_record(cls, record):
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            value = record[f.name]
-            if f.type is int or f.name in ("num_steps", "seed", "eval_every", "batch_size"):
-                value = int(value)
-            elif f.name in ("start_lr", "end_lr"):
-                value = float(value)
-            kwargs[f.name] = value
-        return cls(**kwargs)
 
     def label(self) -> str:
         evals = f" eval/{self.eval_every}" if self.eval_every else ""

@@ -46,8 +46,36 @@ def _allowed(name, value, allowed):
     return ValueError(f"{name}={value!r} is not allowed; use one of {tuple(allowed)}")
 
 
+class StoredConfig:
+    """What a frozen dataclass needs to be an entry of a grid: its field names, and itself from a table row.
+
+    A row holds strings (as read from the CSV) or numbers (as loaded by pandas); ``from_record`` converts
+    the fields named in ``INT_FIELDS`` and ``FLOAT_FIELDS`` and hands the rest to the constructor as they
+    are, whose own checks convert or refuse them. Extra columns are ignored.
+    """
+
+    INT_FIELDS: tuple = ()
+    FLOAT_FIELDS: tuple = ()
+
+    @classmethod
+    def fields(cls):
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def from_record(cls, record):
+        kwargs = {}
+        for name in cls.fields():
+            value = record[name]
+            if name in cls.INT_FIELDS:
+                value = int(value)
+            elif name in cls.FLOAT_FIELDS:
+                value = float(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(StoredConfig):
     """One training run of the page's model on MNIST.
 
     ``lr`` is the peak learning rate (``max_lr`` for one-cycle). ``momentum``
@@ -58,6 +86,9 @@ class RunConfig:
     ``init="lecun"`` is SELU's self-normalizing setup (LeCun-normal weights,
     AlphaDropout). Invalid values are refused here, before any training.
     """
+
+    INT_FIELDS = ("epochs", "seed", "batch_size")
+    FLOAT_FIELDS = ("lr", "weight_decay")  # momentum: "cycled" or a number, converted in __post_init__
 
     schedule: str = "one_cycle"
     lr: float = 0.01
@@ -124,25 +155,6 @@ class RunConfig:
         """A short hash of the config: the same run has the same id in every table and session."""
         text = json.dumps(dataclasses.asdict(self), sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-    @classmethod
-    def fields(cls):
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def from_record(cls, record):
-        """The config stored in a results row (extra columns are ignored)."""
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            value = record[f.name]
-            if f.name in ("epochs", "seed", "batch_size"):
-                value = int(value)
-            elif f.name in ("lr", "weight_decay"):
-                value = float(value)
-            elif f.name == "momentum":
-                value = value if value == CYCLED else float(value)
-            kwargs[f.name] = value
-        return cls(**kwargs)
 
     def label(self) -> str:
         """A short human-readable description, for progress bars and messages."""
