@@ -271,6 +271,8 @@ def fastai_suggestions(lrs, losses, num_it=None, rules=FASTAI_RULES):
 def lightning_suggestion(lrs, losses, skip_begin=10, skip_end=1, against="index"):
     """Lightning's suggestion: the lr at the steepest negative slope of the (smoothed) loss, or None.
 
+    Which slope depends on Lightning's version (``against``, below).
+
     Reimplemented from ``_LRFinder.suggestion(skip_begin=10, skip_end=1)`` in Lightning's
     ``src/lightning/pytorch/tuner/lr_finder.py`` (``pytorch_lightning/tuner/lr_finder.py`` before 2.0):
 
@@ -283,13 +285,16 @@ def lightning_suggestion(lrs, losses, skip_begin=10, skip_end=1, against="index"
        dropped points before ``i``, this index is shifted from the point whose slope won (a known Lightning
        TODO); it is kept so.
 
-    Lightning's exponential mode spaces its lrs evenly in log lr (apart from the first step), so there the
-    slope against the index is the slope against log lr up to a constant factor, and its linear mode spaces
-    them evenly in lr, where it is the slope against the lr. ``against`` swaps step 4's spacing for the curve's
-    own: ``"index"`` (Lightning, the default), ``"log_lr"`` (``np.gradient(kept, log10(lrs))``) or ``"lr"``
-    (``np.gradient(kept, lrs)``), each over the lrs of the kept points, with everything else unchanged. On an
-    exponential grid ``"log_lr"`` agrees with Lightning and ``"lr"`` favours small lrs; on a linear grid
-    ``"lr"`` agrees with Lightning and ``"log_lr"`` favours large ones.
+    Step 4 is Lightning's rule *before version 2.5.3*. Lightning 2.5.3 (PR #21055, "Fix lr_finder gradient
+    calculation for mode='exponential'") passes the recorded lrs as coordinates,
+    ``torch.gradient(losses, spacing=[lrs])``: the slope against the *lr* itself, in both modes (issue #21141
+    reports that this stopped finding good lrs on noisy curves; PR #21171, open, proposes log10 lr for the
+    exponential mode). ``against`` selects step 4's spacing: ``"index"`` (Lightning < 2.5.3, the default here),
+    ``"lr"`` (``np.gradient(kept, lrs)``: Lightning >= 2.5.3) or ``"log_lr"`` (``np.gradient(kept,
+    log10(lrs))``: PR #21171), each over the lrs of the kept points, with everything else unchanged.
+    Lightning's exponential mode spaces its lrs evenly in log lr (apart from the first step), so there
+    ``"index"`` and ``"log_lr"`` agree up to a constant factor, while ``"lr"`` favours the smallest lrs, where
+    neighbouring points are closest; on a linear grid ``"index"`` and ``"lr"`` agree.
     """
     lrs, losses = _curve(lrs, losses, 0, "lightning_suggestion")
     for name, value in (("skip_begin", skip_begin), ("skip_end", skip_end)):

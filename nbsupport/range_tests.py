@@ -218,7 +218,7 @@ RULES = {
     "steepest": "nbsupport", "minimum/10": "nbsupport", "valley": "nbsupport",
     "blow-up/10": "nbsupport", "blow-up/2": "nbsupport",
     "fastai minimum": "fastai", "fastai steep": "fastai", "fastai valley": "fastai", "fastai slide": "fastai",
-    "Lightning": "Lightning", "Lightning, slope vs lr": "Lightning",
+    "Lightning <2.5.3": "Lightning", "Lightning >=2.5.3": "Lightning",
     "torch-lr-finder": "torch-lr-finder",
     "accuracy peak": "Smith",
 }
@@ -229,7 +229,8 @@ def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smoot
 
     - nbsupport's own (``suggest_lrs``) on the curve replayed with ``smooth`` and ``diverge_factor``, and
       a tenth and a half of the lr where it stopped (omitted if it never stopped);
-    - fastai's four rules and Lightning's (slope against the index, as Lightning does, and against the lr)
+    - fastai's four rules and Lightning's (slope against the index, as before Lightning 2.5.3, and against
+      the lr, as from 2.5.3; see ``lightning_suggestion``)
       on the curve smoothed and stopped as those libraries do (weight ``library_smooth`` per new loss, by
       default theirs, ``LIBRARY_SMOOTH``; stop at ``LIBRARY_DIVERGE``; fastai's trimming with ``num_it`` =
       the test's steps);
@@ -262,7 +263,7 @@ def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smoot
             out[f"fastai {rule}"] = lr
     except ValueError:
         pass
-    for name, against in (("Lightning", "index"), ("Lightning, slope vs lr", "lr")):
+    for name, against in (("Lightning <2.5.3", "index"), ("Lightning >=2.5.3", "lr")):
         lr = lightning_suggestion(lib_lrs, lib_smoothed, against=against)
         if lr is not None:
             out[name] = lr
