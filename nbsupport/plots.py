@@ -87,33 +87,6 @@ def plot_lr_finder(result, ax=None, marks=None, title=None):
     return fig
 
 
-def plot_run_comparison(groups, ylim=None):
-    """Averaged train loss of several runs (top) above their momentum schedules (bottom), one column per group.
-
-    ``groups`` maps a column title to ``{label: RunResult}``.
-    """
-    fig, axes = plt.subplots(2, len(groups), figsize=(4.5 * len(groups), 4.5), squeeze=False, sharex="col",
-                             gridspec_kw={"height_ratios": [3, 1]})
-    for col, (title, runs) in enumerate(groups.items()):
-        top, bottom = axes[0, col], axes[1, col]
-        for i, (label, run) in enumerate(runs.items()):
-            suffix = " (diverged)" if run.diverged else ""
-            top.plot(run.trainer.train_log["loss_avg"], color=f"C{i}", linewidth=1.5, label=label + suffix)
-            bottom.plot(run.stats.momentum, color=f"C{i}", linewidth=1.5)
-        top.set_title(title)
-        top.set_yscale("log")
-        if ylim:
-            top.set_ylim(*ylim)
-        top.grid(axis="both", linestyle="dotted", alpha=0.8)
-        top.legend(fontsize="small")
-        bottom.set_xlabel("step")
-        bottom.grid(axis="both", linestyle="dotted", alpha=0.8)
-    axes[0, 0].set_ylabel("averaged train loss")
-    axes[1, 0].set_ylabel("momentum")
-    fig.tight_layout()
-    return fig
-
-
 def plot_warmup_over_finder(result, run, label="one-cycle warm-up", title=None):
     """The LR finder's curve with a one-cycle run's (lr, averaged loss) trace up to its peak lr laid over it."""
     fig = plot_lr_finder(result, title=title)

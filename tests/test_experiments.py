@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from nbsupport import (activation_stats, mnist_model, one_cycle_schedule, plot_run_comparison,  # noqa: E402
+from nbsupport import (activation_stats, mnist_model, one_cycle_schedule,  # noqa: E402
                        plot_warmup_over_finder, train_one_cycle, LRFinderResult)
 from nbsupport.book import markdown_table  # noqa: E402
 from helpers import synthetic_loaders  # noqa: E402
@@ -68,12 +68,9 @@ def test_markdown_table_formats_numbers():
     assert table.data.splitlines() == ["| name | x | n |", "|---|---|---|", "| a | 0.123 | 3 |", "| b | – | 4 |"]
 
 
-def test_comparison_and_overlay_figures():
+def test_warmup_overlay_figure():
     train, valid = synthetic_loaders()
-    runs = {m: train_one_cycle(train, valid, momentum=m, epochs=2, verbose=False, progress=False) for m in (None, 0.9)}
-    fig = plot_run_comparison({"AdamW": {"cycled": runs[None], "fixed": runs[0.9]}, "again": {"cycled": runs[None]}})
-    assert len(fig.axes) == 4 and len(fig.axes[0].lines) == 2
-    plt.close(fig)
+    runs = {None: train_one_cycle(train, valid, epochs=2, verbose=False, progress=False)}
     finder = LRFinderResult(lrs=[1e-4, 1e-3, 1e-2], losses=[2.3, 2.0, 3.0], smoothed=[2.3, 2.1, 2.4])
     fig = plot_warmup_over_finder(finder, runs[None])
     peak = runs[None].stats.lr.index(max(runs[None].stats.lr))
