@@ -442,6 +442,25 @@ KINDS = {
 }
 
 
+def retrain_stored(row, *, threads=None, data=None, progress=None):
+    """Make a stored entry again, as the grid command made it, and compare: returns ``(record, exact, ok)``.
+
+    ``row`` is a results row (a training run or a range test, as read from the CSV or loaded by
+    ``load_results``). It is re-made with the thread count stored in the row unless ``threads`` is given
+    (the previous count is restored afterwards), and compared by its kind's rule (``match_stored`` for runs,
+    ``match_range_test`` for range tests). The chapters use this for their live re-run of one stored point.
+    """
+    kind = KINDS["range_test"] if "tool" in row and "schedule" not in row else KINDS["run"]
+    config = kind.config_class.from_record(row)
+    previous = set_threads(int(row["threads"]) if threads is None else threads)
+    try:
+        record = kind.train(config, data, progress)
+    finally:
+        set_threads(previous)
+    exact, ok = kind.match(record, row)
+    return record, exact, ok
+
+
 def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=None, progress=False):
     """Re-train stored runs (the ``n`` cheapest, or those in ``run_ids``) and compare with the stored rows.
 

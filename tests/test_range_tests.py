@@ -215,3 +215,26 @@ def test_a_range_test_table_is_not_read_as_a_training_table(tmp_path):
 
     with pytest.raises(DamagedTableError, match="header does not match"):
         read_rows(table)  # read as a table of training runs
+
+
+def test_retrain_stored_remakes_a_run_and_a_range_test_with_the_rows_threads(tmp_path):
+    import torch
+
+    from nbsupport.grid import retrain_stored
+    from nbsupport.runs import train_run
+
+    data = synthetic_data()
+    before = torch.get_num_threads()
+    test = RangeTestConfig(start_lr=1e-4, end_lr=1e3, num_steps=20)
+    torch.set_num_threads(1)
+    row = run_range_test(test, data, progress=False)
+    run = RunConfig(schedule="constant", lr=1e-3, epochs=1, scaling="normalized")
+    run_row = train_run(run, data, progress=False)
+    torch.set_num_threads(before)
+    for stored in (row, run_row):
+        record, exact, ok = retrain_stored(stored, data=data, progress=False)
+        assert exact and ok and record["threads"] == 1  # the row's thread count
+        assert record["run_id"] == stored["run_id"]
+    assert torch.get_num_threads() == before  # restored
+    tampered = dict(row, losses=json.dumps([9.0] * 20))
+    assert retrain_stored(tampered, data=data, progress=False)[1:] == (True, False)
