@@ -8,7 +8,7 @@ The truth they are compared with is ``schedules_sweep`` (seed 0) with ``lr_finde
 
 from nbsupport import RunConfig
 from nbsupport.grid import load_results
-from _lr_finder import calibrated_points
+from nbsupport.range_tests import calibrated_points
 
 
 def runs():

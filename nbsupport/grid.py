@@ -62,6 +62,7 @@ class Kind:
     ints: tuple
     match: object
     metrics: tuple
+    band: object  # what "agrees" means on another machine, for check's printout
 
 
 def _train_run(config, data, progress):
@@ -391,6 +392,12 @@ def grid_status(name, out=None):
 CHECKED_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
+def _same_provenance(record, row):
+    """Whether two entries were made by the same torch version, CPU type and thread count."""
+    return (all(str(record[k]) == str(row[k]) for k in ("torch_version", "hardware"))
+            and int(record["threads"]) == int(row["threads"]))
+
+
 def match_stored(record, row):
     """Compare a freshly trained ``record`` (from ``train_run``) with its stored ``row``.
 
@@ -400,8 +407,7 @@ def match_stored(record, row):
     and the per-epoch validation accuracies must agree to the last bit;
     elsewhere each metric must lie within ``CHECK_BAND``.
     """
-    exact = (all(str(record[k]) == str(row[k]) for k in ("torch_version", "hardware"))
-             and int(record["threads"]) == int(row["threads"]))
+    exact = _same_provenance(record, row)
     if exact:
         ok = (all(_format(float(record[m])) == _format(float(row[m])) for m in CHECKED_METRICS)
               and record["val_acc_epochs"] == row["val_acc_epochs"])
@@ -415,9 +421,7 @@ def match_range_test(record, row):
     must agree exactly; elsewhere the lr of the lowest smoothed loss must agree within a factor of 2."""
     from .range_tests import replay
 
-    exact = (all(str(record[k]) == str(row[k]) for k in ("torch_version", "hardware"))
-             and int(record["threads"]) == int(row["threads"]))
-    if exact:
+    if _same_provenance(record, row):
         return True, record["losses"] == row["losses"] and record["valid"] == row["valid"]
     config = RangeTestConfig.from_record(row)
 
@@ -434,12 +438,21 @@ KINDS = {
     "run": Kind("run", RunConfig, record_columns, _train_run,
                 ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "final_loss_avg",
                  "peak_loss_avg", "peak_step", "nan_step", "seconds"),
-                ("epochs", "seed", "batch_size", "steps_per_epoch", "threads"), match_stored, CHECKED_METRICS),
+                ("epochs", "seed", "batch_size", "steps_per_epoch", "threads"), match_stored, CHECKED_METRICS,
+                CHECK_BAND),
     "range_test": Kind("range_test", RangeTestConfig, range_test_columns, _run_range_test,
                        ("start_lr", "end_lr", "seconds"),
                        ("num_steps", "seed", "eval_every", "batch_size", "steps_run", "threads"),
-                       match_range_test, ("steps_run",)),
+                       match_range_test, ("steps_run",), "lowest smoothed loss within a factor of 2 in lr"),
 }
+
+
+def row_kind(row) -> Kind:
+    """The ``Kind`` of a stored row: the first whose config fields the row has."""
+    for kind in KINDS.values():
+        if all(f in row for f in kind.config_class.fields()):
+            return kind
+    raise ValueError(f"a row with columns {list(row)[:8]}... is neither a training run nor a range test")
 
 
 def retrain_stored(row, *, threads=None, data=None, progress=None):
@@ -450,7 +463,7 @@ def retrain_stored(row, *, threads=None, data=None, progress=None):
     (the previous count is restored afterwards), and compared by its kind's rule (``match_stored`` for runs,
     ``match_range_test`` for range tests). The chapters use this for their live re-run of one stored point.
     """
-    kind = KINDS["range_test"] if "tool" in row and "schedule" not in row else KINDS["run"]
+    kind = row_kind(row)
     config = kind.config_class.from_record(row)
     previous = set_threads(int(row["threads"]) if threads is None else threads)
     try:
@@ -461,7 +474,7 @@ def retrain_stored(row, *, threads=None, data=None, progress=None):
     return record, exact, ok
 
 
-def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=None, progress=False):
+def check_grid(name, *, n=1, run_ids=None, threads=None, out=None, progress=False):
     """Re-train stored runs (the ``n`` cheapest, or those in ``run_ids``) and compare with the stored rows.
 
     Runs are re-trained with the thread count stored in their row, unless
@@ -479,8 +492,6 @@ def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=No
             raise ValueError(f"run ids {unknown} are not stored in {grid.results_path}")
         chosen = [state.stored[r] for r in run_ids]
     else:
-        if max_epochs is not None and grid.kind.name == "run":
-            rows = [r for r in rows if int(r["epochs"]) <= max_epochs]
         chosen = sorted(rows, key=lambda r: (float(r["seconds"]), r["run_id"]))[:n]
     if not chosen:
         raise ValueError(f"grid {grid.name} has no stored run to check")
@@ -488,19 +499,13 @@ def check_grid(name, *, n=1, run_ids=None, threads=None, max_epochs=None, out=No
     metrics = grid.kind.metrics
     for row in chosen:
         config = grid.kind.config_class.from_record(row)
-        row_threads = threads if threads is not None else int(row["threads"])
-        previous = set_threads(row_threads)
-        try:
-            new = grid.kind.train(config, grid.data_for(config.scaling), progress)
-        finally:
-            set_threads(previous)
+        new, exact, ok = retrain_stored(row, threads=threads, data=grid.data_for(config.scaling),
+                                        progress=progress)
         stored = {m: float(row[m]) for m in metrics}
         fresh = {m: float(new[m]) for m in metrics}
-        exact, ok = grid.kind.match(new, row)
         results.append({"run_id": row["run_id"], "exact": exact, "ok": ok, "stored": stored, "fresh": fresh,
                         "stored_on": f"{row['hardware']} x{row['threads']}", "label": config.label()})
-        band = CHECK_BAND if grid.kind.name == "run" else "lowest smoothed loss within a factor of 2 in lr"
-        rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {band}"
+        rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {grid.kind.band}"
         print(f"{row['run_id']}  {config.label()}  [{rule}]", file=out or sys.stdout)
         for m in metrics:
             print(f"    {m:<10}  stored {stored[m]:.6f}   re-measured {fresh[m]:.6f}   "

@@ -316,6 +316,29 @@ def lightning_suggestion(lrs, losses, skip_begin=10, skip_end=1, against="index"
     return float(lrs[int(np.argmin(slopes)) + skip_begin])
 
 
+class SmoothedStop:
+    """The loss smoothing and early stop of ``lr_range_test``, one loss at a time.
+
+    ``add(loss)`` returns ``(smoothed, stop)``: the bias-corrected moving average (weight ``smooth`` per new
+    loss) and whether the test stops here, because that average is not finite or exceeds ``diverge_factor``
+    times the lowest one before it (``None``: only a non-finite value stops). ``range_tests.replay`` re-reads
+    stored curves with it, so a replayed test is the one ``lr_range_test`` would have run, to the last bit.
+    """
+
+    def __init__(self, smooth, diverge_factor):
+        self.smooth, self.diverge_factor = smooth, diverge_factor
+        self.avg, self.best, self.count = 0.0, math.inf, 0
+
+    def add(self, loss):
+        self.avg = (1 - self.smooth) * self.avg + self.smooth * loss
+        self.count += 1
+        value = self.avg / (1 - (1 - self.smooth) ** self.count)
+        stop = not math.isfinite(value) or (self.diverge_factor is not None and value > self.diverge_factor * self.best)
+        if not stop:
+            self.best = min(self.best, value)
+        return value, stop
+
+
 def _check_args(start_lr, end_lr, num_steps, smooth, diverge_factor, train_loader, mode="exponential",
                 valid_loader=None, eval_every=None):
     if not (isinstance(start_lr, (int, float)) and start_lr > 0):
@@ -408,7 +431,7 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
 
     lrs = (linear_lrs if mode == "linear" else exponential_lrs)(start_lr, end_lr, num_steps)
     tried, losses, smoothed, valid = [], [], [], []
-    avg, best, diverged = 0.0, math.inf, False
+    smoother, diverged = SmoothedStop(smooth, diverge_factor), False
     batches = _batches(train_loader, num_steps, fresh_epochs=mode == "linear")
     model.to(device).train()
     try:
@@ -421,12 +444,10 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
             value = loss.item()
             tried.append(lr)
             losses.append(value)
-            avg = (1 - smooth) * avg + smooth * value
-            smoothed.append(avg / (1 - (1 - smooth) ** (step + 1)))
-            if not math.isfinite(smoothed[-1]) or (diverge_factor is not None and smoothed[-1] > diverge_factor * best):
-                diverged = True
+            average, diverged = smoother.add(value)
+            smoothed.append(average)
+            if diverged:
                 break
-            best = min(best, smoothed[-1])
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()

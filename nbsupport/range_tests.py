@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import SCALINGS, TensorLoader, mnist_tensors
-from .lr_finder import (MODES, exponential_lrs, fastai_suggestions, lightning_suggestion,
+from .lr_finder import (MODES, SmoothedStop, exponential_lrs, fastai_suggestions, lightning_suggestion,
                         linear_lrs, lr_range_test, suggest_lrs)
 from .models import mnist_model
 from .repro import seed_everything
@@ -184,6 +184,20 @@ def range_test_columns():
 # -- reading a stored curve ------------------------------------------------------------------------------------------
 
 
+def _stored(row):
+    """A stored test's config, lrs, losses and evaluations (the row's JSON columns parsed, or taken as lists)."""
+    parse = lambda value: json.loads(value) if isinstance(value, str) else list(value)  # noqa: E731
+    config = RangeTestConfig.from_record(row)
+    losses = parse(row["losses"])
+    return config, config.lrs[:len(losses)], losses, parse(row["valid"])
+
+
+def _own_suggestions(kept, smoothed, diverged):
+    """``suggest_lrs`` on a replayed curve without its stopping point, as ``lr_range_test`` suggests."""
+    usable = len(kept) - 1 if diverged else len(kept)
+    return suggest_lrs(kept[:usable], smoothed[:usable]) if usable >= 3 else {}
+
+
 def replay(lrs, losses, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
     """Smooth a raw curve and stop it as ``lr_range_test(smooth=..., diverge_factor=...)`` would have.
 
@@ -196,14 +210,12 @@ def replay(lrs, losses, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
         raise ValueError(f"replay: {len(losses)} losses but only {len(lrs)} lrs")
     if not 0 < smooth <= 1:
         raise ValueError(f"smooth (the weight of each new loss) must be in (0, 1], got {smooth!r}")
-    smoothed, avg, best = [], 0.0, math.inf
+    smoother, smoothed = SmoothedStop(smooth, diverge_factor), []
     for k, loss in enumerate(losses):
-        avg = (1 - smooth) * avg + smooth * loss  # as lr_range_test computes it, to the last bit
-        value = avg / (1 - (1 - smooth) ** (k + 1))
+        value, stop = smoother.add(loss)
         smoothed.append(value)
-        if not math.isfinite(value) or (diverge_factor is not None and value > diverge_factor * best):
+        if stop:
             return lrs[:k + 1], smoothed, True
-        best = min(best, value)
     return lrs, smoothed, False
 
 
@@ -240,9 +252,7 @@ def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smoot
       read as where accuracy stops rising).
     A rule that finds nothing (too few points) is left out.
     """
-    config = RangeTestConfig.from_record(row)
-    losses = json.loads(row["losses"]) if isinstance(row["losses"], str) else list(row["losses"])
-    lrs = config.lrs[:len(losses)]
+    config, lrs, losses, valid = _stored(row)
     out = {}
     if config.tool == "torch_lr_finder":
         begin, end = TLF_SKIP
@@ -251,9 +261,7 @@ def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smoot
             out["torch-lr-finder"] = float(lrs[begin + int(np.argmin(np.gradient(kept)))])
         return out
     kept, smoothed, diverged = replay(lrs, losses, smooth, diverge_factor)
-    usable = len(kept) - 1 if diverged else len(kept)
-    if usable >= 3:
-        out.update(suggest_lrs(kept[:usable], smoothed[:usable]))
+    out.update(_own_suggestions(kept, smoothed, diverged))
     if diverged:
         out["blow-up/10"] = kept[-1] / 10
         out["blow-up/2"] = kept[-1] / 2
@@ -267,7 +275,6 @@ def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smoot
         lr = lightning_suggestion(lib_lrs, lib_smoothed, against=against)
         if lr is not None:
             out[name] = lr
-    valid = json.loads(row["valid"]) if isinstance(row["valid"], str) else list(row["valid"])
     if valid:
         out["accuracy peak"] = float(max(valid, key=lambda v: v["accuracy"])["lr"])
     return out
@@ -298,14 +305,40 @@ def range_test_result(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
     row keeps its own (smoothed) curve and stop, as both ``losses`` and ``smoothed``."""
     from .lr_finder import LRFinderResult
 
-    config = RangeTestConfig.from_record(row)
-    losses = json.loads(row["losses"]) if isinstance(row["losses"], str) else list(row["losses"])
-    valid = json.loads(row["valid"]) if isinstance(row["valid"], str) else list(row["valid"])
-    lrs = config.lrs[:len(losses)]
+    config, lrs, losses, valid = _stored(row)
     if config.tool == "torch_lr_finder":
         return LRFinderResult(lrs, losses, losses, suggestions(row), len(losses) < config.num_steps,
                               config.mode, valid)
     kept, smoothed, diverged = replay(lrs, losses, smooth, diverge_factor)
-    usable = len(kept) - 1 if diverged else len(kept)
-    found = suggest_lrs(kept[:usable], smoothed[:usable]) if usable >= 3 else {}
-    return LRFinderResult(kept, losses[:len(kept)], smoothed, found, diverged, config.mode, valid)
+    return LRFinderResult(kept, losses[:len(kept)], smoothed, _own_suggestions(kept, smoothed, diverged),
+                          diverged, config.mode, valid)
+
+
+# -- chapter 4's calibration plan, shared by its grids and the chapter -----------------------------------------------
+
+#: The exponential test: fastai's default range (1e-7 to 10); run at 100 (fastai's and Lightning's) and 300 steps.
+EXPONENTIAL = dict(tool="nbsupport", mode="exponential", start_lr=1e-7, end_lr=10.0)
+#: Smith's linear test: two epochs (2 x 1,719 steps), evaluated on the validation set 20 times.
+LINEAR = dict(tool="nbsupport", mode="linear", start_lr=1e-5, end_lr=0.05, num_steps=3438, eval_every=171)
+TORCH_LR_FINDER = dict(tool="torch_lr_finder", mode="exponential", start_lr=1e-7, end_lr=10.0, num_steps=100)
+#: Whose suggestions are trained (``lr_finder_calibration``): the seed-0 test of each of these settings, read by
+#: the rules named (None: every rule the test gives), as a practitioner runs one test.
+CALIBRATION = (
+    (dict(EXPONENTIAL, num_steps=100), None),
+    (LINEAR, ("steepest", "minimum/10", "valley", "blow-up/10", "blow-up/2", "accuracy peak")),
+    (TORCH_LR_FINDER, None),
+)
+
+
+def calibrated_points(table):
+    """The rows of ``suggestion_rows`` whose max_lr the calibration grid trains, in ``CALIBRATION``'s order."""
+    import pandas as pd
+
+    points = suggestion_rows(table[table["seed"] == 0])
+    keep = []
+    for settings, rules in CALIBRATION:
+        match = points[list(settings)].eq(pd.Series(settings)).all(axis=1)
+        if rules is not None:
+            match &= points["rule"].isin(rules)
+        keep.append(points[match])
+    return pd.concat(keep, ignore_index=True)
