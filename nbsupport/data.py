@@ -132,6 +132,24 @@ def mnist_tensors(root=None, *, scaling: str, download: bool = True):
     return (x[train_idx], y[train_idx]), (x[valid_idx], y[valid_idx])
 
 
+def mnist_test_tensors(root=None, *, scaling: str, download: bool = True):
+    """MNIST's 10,000 test images as in-memory tensors ``(x_test, y_test)``, in the test file's order.
+
+    Nothing in the book is chosen on them: they score the stored runs' predictions only.
+    """
+    _check_scaling(scaling)
+    ds = _mnist(root, train=False, download=download)
+    return scale_images(ds.data, scaling), ds.targets.clone()
+
+
+def mnist_labels(root=None, *, download: bool = True):
+    """``(valid_labels, test_labels)`` as NumPy arrays, in the order of a stored run's predictions file."""
+    train = _mnist(root, train=True, download=download)
+    _, valid_idx = split_indices(len(train))
+    test = _mnist(root, train=False, download=download)
+    return train.targets[torch.tensor(valid_idx)].numpy(), test.targets.numpy()
+
+
 class TensorLoader:
     """Mini-batches from in-memory tensors, no per-sample work.
 

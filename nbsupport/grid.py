@@ -18,51 +18,52 @@ Command line (``python -m nbsupport.grid --help``)::
 """
 
 import argparse
-import csv
 import importlib.util
-import io
 import json
 import math
 import os
 import sys
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .data import repo_root
-from .range_tests import RangeTestConfig, range_test_columns, run_range_test
-from .runs import RunConfig, default_threads, flush_subnormals, record_columns, set_threads, train_run
+from .fingerprint import flush_to_zero, match_rule
+from .range_tests import LEGACY_RANGE_TEST_COLUMNS, RangeTestConfig, range_test_columns, run_range_test
+from .runs import LEGACY_RECORD_COLUMNS, RunConfig, default_threads, record_columns, set_threads, train_run
+from .store import (DamagedTableError, TableLockedError, _format, _write_atomically, append_row,  # noqa: F401
+                    check_predictions_file, format_row, header_line, predictions_path, quarantine_damaged,
+                    read_header, read_predictions, read_rows, save_predictions, table_lock)
 from .training import progress_enabled
 
 EXPERIMENTS_DIR = "experiments"
-CHECKSUM = "checksum"
-#: On a CPU type or thread count other than the one that produced a row, a re-trained run takes another
-#: floating-point path and agrees with it only statistically; these are the allowed absolute differences.
+#: On another floating-point path (``nbsupport.fingerprint``) a re-trained run agrees with its row only
+#: statistically; these are the allowed absolute differences (a few seed spreads).
 CHECK_BAND = {"val_acc": 0.015, "train_acc": 0.02, "val_loss": 0.05, "train_loss": 0.06}
-
-
-class DamagedTableError(ValueError):
-    """A results table has a row that was not written whole (or was edited by hand)."""
 
 
 @dataclass(frozen=True)
 class Kind:
     """What a grid's entries are: training runs (``RunConfig``) or LR range tests (``RangeTestConfig``).
 
-    ``columns()`` is the table's header, ``train(config, data, progress)`` makes a row, ``floats`` and
-    ``ints`` are the columns ``load_results`` converts to numbers, ``match(record, row)`` says whether a
-    re-made entry agrees with its stored row (``(exact, ok)``), ``metrics`` what ``check`` prints.
+    ``columns()`` is the table's header and ``legacy_columns`` the header of schema 1, ``train(config, data,
+    progress)`` makes a record, ``floats`` and ``ints`` are the columns ``load_results`` converts to numbers,
+    ``match(record, row)`` says whether a re-made entry agrees with its stored row (``(exact, ok)``),
+    ``metrics`` what ``check`` prints, ``band`` what "agrees" means off the row's floating-point path, and
+    ``predictions`` whether each entry has a predictions file.
     """
 
     name: str
     config_class: type
     columns: object
+    legacy_columns: tuple
     train: object
     floats: tuple
     ints: tuple
     match: object
     metrics: tuple
-    band: object  # what "agrees" means on another machine, for check's printout
+    band: str
+    predictions: bool
 
 
 def _train_run(config, data, progress):
@@ -88,7 +89,14 @@ class Grid:
         return self.path.parent / "results" / f"{self.name}.csv"
 
     def data_for(self, scaling):
-        return self.load_data(scaling) if self.load_data is not None else None
+        """The grid's own data for ``scaling`` (None: MNIST); a grid of runs needs test images too."""
+        if self.load_data is None:
+            return None
+        data = self.load_data(scaling)
+        if self.kind.predictions and len(data) != 3:
+            raise ValueError(f"grid {self.name}: load_data({scaling!r}) must return (train, valid, test) pairs "
+                             f"of tensors, got {len(data)} parts; stored runs keep predictions on test images")
+        return data
 
 
 def grid_path(name) -> Path:
@@ -102,7 +110,7 @@ def grid_path(name) -> Path:
     path = folder / f"{name}.py"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
-        raise ValueError(f"no grid named {name!r}: {path} does not exist; known grids: {known}")
+        raise ValueError(f"no grid named {name!r}: {path} does not exist; known grids: {', '.join(known)}")
     return path
 
 
@@ -140,110 +148,37 @@ def kind_of(config) -> Kind:
 
 # -- the results table ---------------------------------------------------------------------------------
 
-def _format(value):
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else repr(value)
-    return str(value)
+
+def is_legacy_table(path, kind) -> bool:
+    """Whether the table at ``path`` was written before schema 2 (no fingerprints, no predictions)."""
+    return read_header(path) == tuple(kind.legacy_columns)
 
 
-def format_row(record, columns=None) -> str:
-    """One CSV line (with its newline) for a record, ending in the CRC32 of everything before it.
-
-    ``columns`` default to a training run's (``record_columns()``)."""
-    buf = io.StringIO()
-    columns = record_columns() if columns is None else columns
-    csv.writer(buf, lineterminator="").writerow([_format(record.get(c)) for c in columns])
-    body = buf.getvalue()
-    return f"{body},{zlib.crc32(body.encode()):08x}\n"
+def _rows(path, kind):
+    return read_rows(path, kind.columns(), accept=(kind.legacy_columns,))
 
 
-def header_line(columns=None) -> str:
-    return ",".join((record_columns() if columns is None else columns) + (CHECKSUM,)) + "\n"
-
-
-def append_row(path, record, columns=None):
-    """Append one record to the table at ``path`` whole or not at all (a new table is created with its header).
-
-    The row goes out in one ``write`` on a file opened for appending and is
-    flushed to disk before the function returns.
-    """
-    path = Path(path)
-    line = format_row(record, columns).encode()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "wb") as f:
-            f.write(header_line(columns).encode() + line)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    try:
-        written = os.write(fd, line)
-        if written != len(line):
-            raise OSError(f"short write to {path}: {written} of {len(line)} bytes")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_rows(path, columns=None):
-    """The rows of a table as dicts of strings, and the damaged last line (or None).
-
-    ``columns``: the header expected (default: a training run's; see ``table_kind`` for any kind).
-
-    A row is damaged when its checksum does not match or it has no newline:
-    the command was killed while writing it. A damaged row anywhere but at
-    the end, or a header that is not this version's, raises
-    ``DamagedTableError``, saying where and what.
-    """
-    path = Path(path)
-    if not path.exists():
-        return [], None
-    text = path.read_bytes().decode()
-    lines = text.splitlines(keepends=True)
-    if not lines:
-        return [], None
-    columns = record_columns() if columns is None else columns
-    if lines[0] != header_line(columns):
-        raise DamagedTableError(
-            f"{path}: the header does not match the columns this version of nbsupport writes; "
-            f"expected {header_line(columns).strip()!r}, found {lines[0].strip()!r}. Move the table aside and "
-            f"re-run the grid, or check out the nbsupport version that wrote it."
-        )
-    rows = []
-    for number, line in enumerate(lines[1:], start=2):
-        body, _, crc = line.rstrip("\n").rpartition(",")
-        ok = line.endswith("\n") and body and crc == f"{zlib.crc32(body.encode()):08x}"
-        if not ok:
-            if number == len(lines):
-                return rows, (number, line)
-            raise DamagedTableError(
-                f"{path}, line {number}: the row's checksum does not match its contents (edited by hand, or "
-                f"written by something else than nbsupport.grid): {line[:120]!r}..."
-            )
-        rows.append(dict(zip(columns, next(csv.reader([body])))))
-    return rows, None
-
-
-def quarantine_damaged(path, damaged):
-    """Move a damaged last line out of the table into ``<table>.damaged`` and say so on stderr."""
-    path = Path(path)
-    number, line = damaged
-    with open(path.with_suffix(".csv.damaged"), "a") as f:
-        f.write(line if line.endswith("\n") else line + "\n")
-    data = path.read_bytes()
-    os.truncate(path, len(data) - len(line.encode()))
-    print(f"{path}, line {number}: the last row was not written whole (the command was killed while "
-          f"writing it); moved it to {path.with_suffix('.csv.damaged')} and will train that run again.",
-          file=sys.stderr)
+def _check_predictions(path, kind, rows):
+    """``[(row, message)]`` for schema-2 run rows whose predictions file is missing or unreadable."""
+    broken = []
+    if not kind.predictions:
+        return broken
+    for row in rows:
+        if str(row.get("store_schema", "")) in ("", "1"):
+            continue
+        try:
+            check_predictions_file(predictions_path(path, row["run_id"]))
+        except DamagedTableError as exc:
+            broken.append((row, str(exc)))
+    return broken
 
 
 def load_results(name_or_path):
-    """A grid's stored table as a pandas DataFrame, one row per run; a damaged row raises an error."""
+    """A grid's stored table as a pandas DataFrame, one row per run; a damaged row raises an error.
+
+    A table written before schema 2 loads too, with the columns it lacks empty (``df.attrs["store_schema"]``
+    is then 1): its rows have no fingerprint, test metrics or predictions.
+    """
     import pandas as pd
 
     path = Path(name_or_path)
@@ -252,20 +187,25 @@ def load_results(name_or_path):
         path, kind = grid.results_path, grid.kind
     else:
         kind = table_kind(path)
-    rows, damaged = read_rows(path, kind.columns())
+    rows, damaged = _rows(path, kind)
     if damaged is not None:
         raise DamagedTableError(
             f"{path}, line {damaged[0]}: the last row was not written whole; run the grid command again "
-            f"(it moves the row aside and re-trains that run)."
-        )
+            f"(it moves the row aside and re-trains that run).")
     if not rows:
         raise FileNotFoundError(f"{path} has no stored runs yet; train them with "
                                 f"python -m nbsupport.grid run {path.stem}")
+    broken = _check_predictions(path, kind, rows)
+    if broken:
+        row, message = broken[0]
+        raise DamagedTableError(f"run {row['run_id']} ({len(broken)} of {len(rows)} rows affected): {message}; "
+                                f"`python -m nbsupport.grid run {path.stem}` re-trains such runs")
     df = pd.DataFrame(rows)
     for col in kind.floats:
         df[col] = df[col].replace("", "nan").astype(float)
     for col in kind.ints:
-        df[col] = df[col].astype(int)
+        df[col] = df[col].replace("", "-1").astype(int)
+    df.attrs["store_schema"] = 1 if is_legacy_table(path, kind) else 2
     return df
 
 
@@ -274,72 +214,157 @@ def table_kind(path) -> Kind:
     path = Path(path)
     if not path.exists():
         return KINDS["run"]
-    with open(path) as f:
-        first = f.readline()
+    header = read_header(path)
     for kind in KINDS.values():
-        if first == header_line(kind.columns()):
+        if header in (tuple(kind.columns()), tuple(kind.legacy_columns)):
             return kind
-    raise DamagedTableError(f"{path}: the header matches no kind of table this version of nbsupport writes "
-                            f"(training runs or range tests): {first.strip()[:200]!r}")
+    raise DamagedTableError(f"{path}: the header matches no kind of table this version of nbsupport reads "
+                            f"(training runs or range tests): {','.join(header or ())[:200]!r}")
+
+
+_labels_cache = {}
+
+
+def load_predictions(name_or_path, run_id) -> dict:
+    """A stored run's per-image arrays (``val_pred``, ``val_loss``, ``test_pred``, ``test_loss``) with the
+    labels in the same order (``val_labels``, ``test_labels``; MNIST's, or from the grid's ``load_data``)."""
+    path = Path(name_or_path)
+    grid = load_grid(path.stem if path.suffix == ".csv" else name_or_path)
+    if grid.load_data is None:
+        if "mnist" not in _labels_cache:
+            from .data import mnist_labels
+
+            _labels_cache["mnist"] = mnist_labels()
+        val_labels, test_labels = _labels_cache["mnist"]
+    else:
+        stored = _rows(grid.results_path, grid.kind)[0]
+        row = next((r for r in stored if r["run_id"] == run_id), None)
+        if row is None:
+            raise KeyError(f"run {run_id} is not stored in {grid.results_path}")
+        _, (_, yv), (_, yt) = grid.data_for(row["scaling"])
+        val_labels, test_labels = yv.numpy(), yt.numpy()
+    arrays = read_predictions(predictions_path(grid.results_path, run_id), len(val_labels), len(test_labels))
+    return {**arrays, "val_labels": val_labels, "test_labels": test_labels}
 
 
 @dataclass
 class GridState:
     grid: Grid
-    stored: dict  # run_id -> row
-    missing: list  # RunConfig not stored yet, in grid order
+    stored: dict  # run_id -> row (schema 2)
+    missing: list  # configs not stored yet (in this schema), in grid order
     stale: list  # stored rows whose config is not in the grid
-    damaged: object = None
+    damaged: object = None  # the cut-short last line, if any
+    broken: list = None  # [(row, message)]: rows whose predictions file is missing or unreadable
+    legacy: dict = None  # run_id -> row of a table written before schema 2 (matched by the old id)
 
 
 def grid_state(grid: Grid) -> GridState:
-    rows, damaged = read_rows(grid.results_path, grid.kind.columns())
-    stored = {}
+    rows, damaged = _rows(grid.results_path, grid.kind)
+    by_id = {}
     for row in rows:
-        if row["run_id"] in stored:
+        if row["run_id"] in by_id:
             raise DamagedTableError(f"{grid.results_path}: run {row['run_id']} is stored twice")
-        stored[row["run_id"]] = row
+        by_id[row["run_id"]] = row
+    if is_legacy_table(grid.results_path, grid.kind):
+        old_ids = {r.legacy_run_id(): r.run_id for r in grid.runs}
+        legacy = {old_ids[rid]: row for rid, row in by_id.items() if rid in old_ids}
+        stale = [row for rid, row in by_id.items() if rid not in old_ids]
+        return GridState(grid, {}, list(grid.runs), stale, damaged, [], legacy)
+    broken = _check_predictions(grid.results_path, grid.kind, rows)
+    broken_ids = {row["run_id"] for row, _ in broken}
+    stored = {rid: row for rid, row in by_id.items() if rid not in broken_ids}
     ids = {r.run_id for r in grid.runs}
     missing = [r for r in grid.runs if r.run_id not in stored]
     stale = [row for rid, row in stored.items() if rid not in ids]
-    return GridState(grid, stored, missing, stale, damaged)
+    return GridState(grid, stored, missing, stale, damaged, broken, {})
 
 
 def _report_stale(state, out=None):
-    out = out or sys.stderr
     for row in state.stale:
         print(f"{state.grid.results_path.name}: stored run {row['run_id']} "
               f"({state.grid.kind.config_class.from_record(row).label()}) is no longer in the grid "
-              f"{state.grid.name}; "
-              f"it stays in the table (delete its line to drop it)", file=out or sys.stdout)
+              f"{state.grid.name}; it stays in the table (delete its line to drop it)", file=out or sys.stderr)
+
+
+def _set_aside_broken(grid, state):
+    """Move rows whose predictions file is missing or unreadable to ``<table>.damaged`` (rewriting the table
+    atomically) and say so; ``run`` then trains those runs again."""
+    path = grid.results_path
+    bad = {row["run_id"] for row, _ in state.broken}
+    lines = path.read_bytes().decode().splitlines(keepends=True)
+    keep = [lines[0]] + [ln for ln in lines[1:] if ln.split(",", 1)[0] not in bad]
+    with open(path.with_suffix(".csv.damaged"), "a") as f:
+        f.writelines(ln for ln in lines[1:] if ln.split(",", 1)[0] in bad)
+    _write_atomically(path, "".join(keep).encode())
+    for row, message in state.broken:
+        print(f"{message}; moved its row to {path.with_suffix('.csv.damaged')} and will train run "
+              f"{row['run_id']} again.", file=sys.stderr)
+
+
+def _set_aside_legacy(grid):
+    path = grid.results_path
+    aside = path.with_suffix(".schema1.csv")
+    os.replace(path, aside)
+    print(f"{path} was written before schema 2 (no fingerprints, no predictions); moved it to {aside} and "
+          f"training every run of the grid again into a new table.", file=sys.stderr)
+
+
+def _store(grid, record):
+    """Write a record's predictions file (runs), then its row."""
+    predictions = record.pop("predictions", None)
+    if grid.kind.predictions:
+        if predictions is None:
+            raise ValueError(f"run {record['run_id']} has no predictions (no test data); a grid stores them")
+        save_predictions(predictions_path(grid.results_path, record["run_id"]), predictions)
+    append_row(grid.results_path, record, grid.kind.columns())
 
 
 def _train_in_worker(config, threads, data, progress):
-    flush_subnormals()
-    set_threads(threads)
-    return kind_of(config).train(config, data, progress)
+    with flush_to_zero(True):
+        set_threads(threads)
+        return kind_of(config).train(config, data, progress)
+
+
+def _positive(name, value, allow_none=True):
+    if value is None and allow_none:
+        return
+    from .runs import is_int
+
+    if not is_int(value) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed; it must be an int >= 1")
 
 
 def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=None):
     """Train the runs of grid ``name`` that are not stored yet, appending each as it finishes.
 
-    ``workers`` processes (joblib) train runs side by side, each with
-    ``threads`` torch threads (default: the CPU cores divided among workers);
-    the thread count is stored in each row. ``limit`` stops after that many
-    new runs. Returns the records trained in this call.
+    ``workers`` processes (joblib) train runs side by side, each with ``threads`` torch threads (default:
+    the CPU cores divided among workers); every run trains with subnormals flushed to zero (the previous
+    state is restored after an in-process run). ``limit`` stops after that many new runs. The table is
+    locked for the call: a second ``run`` on it is refused. Returns the records trained in this call.
     """
-    if not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r} is not allowed; it must be an int >= 1")
+    _positive("workers", workers, allow_none=False)
+    _positive("threads", threads)
+    _positive("limit", limit)
     grid = load_grid(name)
-    state = grid_state(grid)
-    if state.damaged is not None:
-        quarantine_damaged(grid.results_path, state.damaged)
+    with table_lock(grid.results_path):
+        if is_legacy_table(grid.results_path, grid.kind):
+            _set_aside_legacy(grid)
         state = grid_state(grid)
-    _report_stale(state)
+        if state.damaged is not None:
+            quarantine_damaged(grid.results_path, state.damaged)
+            state = grid_state(grid)
+        if state.broken:
+            _set_aside_broken(grid, state)
+            state = grid_state(grid)
+        _report_stale(state)
+        return _train_missing(grid, state, workers, threads, limit, progress, out or sys.stdout)
+
+
+def _train_missing(grid, state, workers, threads, limit, progress, out):
     todo = state.missing[:limit] if limit is not None else state.missing
     threads = threads if threads is not None else default_threads(workers)
     print(f"grid {grid.name}: {len(grid.runs)} runs, {len(state.stored)} stored, {len(todo)} to train "
-          f"({workers} worker(s) x {threads} thread(s)) -> {grid.results_path}", file=out or sys.stdout, flush=True)
+          f"({workers} worker(s) x {threads} thread(s)) -> {grid.results_path}", file=out, flush=True)
     if not todo:
         return []
     from tqdm.auto import tqdm
@@ -351,12 +376,13 @@ def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=No
         if workers == 1:
             previous = set_threads(threads)
             try:
-                for config in todo:
-                    bar.set_postfix_str(config.label(), refresh=True)
-                    record = grid.kind.train(config, grid.data_for(config.scaling), show)
-                    append_row(grid.results_path, record, grid.kind.columns())
-                    done.append(record)
-                    bar.update()
+                with flush_to_zero(True):
+                    for config in todo:
+                        bar.set_postfix_str(config.label(), refresh=True)
+                        record = grid.kind.train(config, grid.data_for(config.scaling), show)
+                        _store(grid, record)
+                        done.append(record)
+                        bar.update()
             finally:
                 set_threads(previous)
         else:
@@ -364,27 +390,36 @@ def run_grid(name, *, workers=1, threads=None, limit=None, progress=None, out=No
 
             jobs = (delayed(_train_in_worker)(c, threads, grid.data_for(c.scaling), False) for c in todo)
             for record in Parallel(n_jobs=workers, return_as="generator_unordered")(jobs):
-                append_row(grid.results_path, record, grid.kind.columns())
+                _store(grid, record)
                 done.append(record)
                 bar.update()
     finally:
         bar.close()
     total = sum(float(r["seconds"]) for r in done)
-    print(f"grid {grid.name}: trained {len(done)} run(s), {total:.0f} s of training", file=out or sys.stdout, flush=True)
+    print(f"grid {grid.name}: trained {len(done)} run(s), {total:.0f} s of training", file=out, flush=True)
     return done
 
 
 def grid_status(name, out=None):
     """Print what a grid has stored, what is missing, what is stale, and what the stored runs cost."""
+    out = out or sys.stdout
     grid = load_grid(name)
     state = grid_state(grid)
-    seconds = sum(float(r["seconds"]) for r in state.stored.values())
-    hardware = sorted({f"{r['hardware']} x{r['threads']} threads" for r in state.stored.values()})
-    print(f"grid {grid.name}: {len(grid.runs)} runs; {len(state.stored)} stored "
-          f"({seconds:.0f} s = {seconds / 60:.1f} min of training on {', '.join(hardware) or '-'}); "
-          f"{len(state.missing)} missing; {len(state.stale)} stale", file=out or sys.stdout)
+    if state.legacy:
+        print(f"grid {grid.name}: {len(grid.runs)} runs; its table was written before schema 2: "
+              f"{len(state.legacy)} rows without fingerprints or predictions; `run` trains all "
+              f"{len(grid.runs)} again into a new table", file=out)
+        return state
+    rows = list(state.stored.values())
+    seconds = sum(float(r["seconds"]) for r in rows)
+    machines = sorted({f"{r['cpu_model']} x{r['threads']} threads" for r in rows})
+    print(f"grid {grid.name}: {len(grid.runs)} runs; {len(rows)} stored "
+          f"({seconds:.0f} s = {seconds / 60:.1f} min of training on {'; '.join(machines) or '-'}); "
+          f"{len(state.missing)} missing; {len(state.stale)} stale", file=out)
     if state.damaged is not None:
-        print(f"  line {state.damaged[0]} is damaged (cut short); `run` moves it aside and re-trains it", file=out or sys.stdout)
+        print(f"  line {state.damaged[0]} is damaged (cut short); `run` moves it aside and re-trains it", file=out)
+    for row, message in state.broken:
+        print(f"  {message}; `run` moves its row aside and re-trains it", file=out)
     _report_stale(state, out)
     return state
 
@@ -392,22 +427,14 @@ def grid_status(name, out=None):
 CHECKED_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
-def _same_provenance(record, row):
-    """Whether two entries were made by the same torch version, CPU type and thread count."""
-    return (all(str(record[k]) == str(row[k]) for k in ("torch_version", "hardware"))
-            and int(record["threads"]) == int(row["threads"]))
-
-
 def match_stored(record, row):
-    """Compare a freshly trained ``record`` (from ``train_run``) with its stored ``row``.
+    """Compare a freshly trained ``record`` (from ``train_run``) with its stored ``row``: ``(exact, ok)``.
 
-    ``row`` is a table row as read from the CSV (strings) or as loaded by
-    ``load_results`` (numbers). Returns ``(exact, ok)``: ``exact`` when torch
-    version, CPU type and thread count of the two agree, and then every metric
-    and the per-epoch validation accuracies must agree to the last bit;
-    elsewhere each metric must lie within ``CHECK_BAND``.
+    ``row`` is a table row as read from the CSV (strings) or as loaded by ``load_results`` (numbers). Where
+    the whole fingerprint agrees (``nbsupport.fingerprint.match_rule``), every metric and the per-epoch
+    validation accuracies must agree to the last bit; elsewhere each metric must lie within ``CHECK_BAND``.
     """
-    exact = _same_provenance(record, row)
+    exact, _ = match_rule(record, row)
     if exact:
         ok = (all(_format(float(record[m])) == _format(float(row[m])) for m in CHECKED_METRICS)
               and record["val_acc_epochs"] == row["val_acc_epochs"])
@@ -417,11 +444,11 @@ def match_stored(record, row):
 
 
 def match_range_test(record, row):
-    """``match_stored`` for range tests: on the same torch, CPU type and thread count every recorded loss
-    must agree exactly; elsewhere the lr of the lowest smoothed loss must agree within a factor of 2."""
+    """``match_stored`` for range tests: on the same floating-point path every recorded loss must agree
+    exactly; elsewhere the lr of the lowest smoothed loss must agree within a factor of 2."""
     from .range_tests import replay
 
-    if _same_provenance(record, row):
+    if match_rule(record, row)[0]:
         return True, record["losses"] == row["losses"] and record["valid"] == row["valid"]
     config = RangeTestConfig.from_record(row)
 
@@ -435,64 +462,76 @@ def match_range_test(record, row):
 
 
 KINDS = {
-    "run": Kind("run", RunConfig, record_columns, _train_run,
-                ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "final_loss_avg",
-                 "peak_loss_avg", "peak_step", "nan_step", "seconds"),
+    "run": Kind("run", RunConfig, record_columns, LEGACY_RECORD_COLUMNS, _train_run,
+                ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                 "final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "seconds"),
                 ("epochs", "seed", "batch_size", "steps_per_epoch", "threads"), match_stored, CHECKED_METRICS,
-                CHECK_BAND),
-    "range_test": Kind("range_test", RangeTestConfig, range_test_columns, _run_range_test,
-                       ("start_lr", "end_lr", "seconds"),
+                ", ".join(f"{m} ±{b:g}" for m, b in CHECK_BAND.items()), True),
+    "range_test": Kind("range_test", RangeTestConfig, range_test_columns, LEGACY_RANGE_TEST_COLUMNS,
+                       _run_range_test, ("start_lr", "end_lr", "seconds"),
                        ("num_steps", "seed", "eval_every", "batch_size", "steps_run", "threads"),
-                       match_range_test, ("steps_run",), "lowest smoothed loss within a factor of 2 in lr"),
+                       match_range_test, ("steps_run",), "lowest smoothed loss within a factor of 2 in lr", False),
 }
 
 
 def row_kind(row) -> Kind:
-    """The ``Kind`` of a stored row: the first whose config fields the row has."""
+    """The ``Kind`` of a stored row: the first whose config fields (those of schema 1 at least) the row has."""
     for kind in KINDS.values():
-        if all(f in row for f in kind.config_class.fields()):
+        if all(f in row for f in kind.config_class.fields() if f != "dataset"):
             return kind
     raise ValueError(f"a row with columns {list(row)[:8]}... is neither a training run nor a range test")
 
 
-def retrain_stored(row, *, threads=None, data=None, progress=None):
-    """Make a stored entry again, as the grid command made it, and compare: returns ``(record, exact, ok)``.
+class Retrained(NamedTuple):
+    record: dict
+    exact: bool
+    ok: bool
+
+
+def retrain_stored(row, *, threads=None, data=None, progress=None) -> Retrained:
+    """Make a stored entry again, as the grid command made it, and compare: ``(record, exact, ok)``.
 
     ``row`` is a results row (a training run or a range test, as read from the CSV or loaded by
-    ``load_results``). It is re-made with the thread count stored in the row unless ``threads`` is given
-    (the previous count is restored afterwards), and compared by its kind's rule (``match_stored`` for runs,
-    ``match_range_test`` for range tests). The chapters use this for their live re-run of one stored point.
+    ``load_results``). It is re-made with the thread count stored in the row unless ``threads`` is given,
+    with subnormals flushed to zero (the previous thread count and flush state are restored afterwards),
+    and compared by its kind's rule: exact where the whole fingerprint matches, within the band elsewhere
+    (``match_rule(record, row)`` says which and why). The chapters use this for their live re-run.
     """
     kind = row_kind(row)
     config = kind.config_class.from_record(row)
     previous = set_threads(int(row["threads"]) if threads is None else threads)
     try:
-        record = kind.train(config, data, progress)
+        with flush_to_zero(True):
+            record = kind.train(config, data, progress)
     finally:
         set_threads(previous)
+    record.pop("predictions", None)
     exact, ok = kind.match(record, row)
-    return record, exact, ok
+    return Retrained(record, exact, ok)
 
 
 def check_grid(name, *, n=1, run_ids=None, threads=None, out=None, progress=False):
     """Re-train stored runs (the ``n`` cheapest, or those in ``run_ids``) and compare with the stored rows.
 
-    Runs are re-trained with the thread count stored in their row, unless
-    ``threads`` is given. Where torch version, CPU type and thread count match
-    the row, every metric must agree exactly; elsewhere within ``CHECK_BAND``.
-    Returns a list of dicts (``run_id``, ``exact``, ``ok``, stored and re-measured
-    metrics); prints them side by side.
+    Runs are re-trained with the thread count stored in their row, unless ``threads`` is given. Where the
+    row's whole fingerprint matches this machine's, every metric must agree exactly; elsewhere within the
+    band; the printout says which rule applied and why. Rows of a table written before schema 2 are
+    checked too (always within the band: they have no fingerprint). Returns a list of dicts (``run_id``,
+    ``exact``, ``ok``, ``rule``, stored and re-measured metrics).
     """
+    _positive("n", n, allow_none=False)
+    _positive("threads", threads)
+    out = out or sys.stdout
     grid = load_grid(name)
     state = grid_state(grid)
-    rows = list(state.stored.values())
+    stored = {row["run_id"]: row for row in (state.stored or state.legacy or {}).values()}
     if run_ids:
-        unknown = [r for r in run_ids if r not in state.stored]
+        unknown = [r for r in run_ids if r not in stored]
         if unknown:
-            raise ValueError(f"run ids {unknown} are not stored in {grid.results_path}")
-        chosen = [state.stored[r] for r in run_ids]
+            raise ValueError(f"run ids {', '.join(unknown)} are not stored in {grid.results_path}")
+        chosen = [stored[r] for r in run_ids]
     else:
-        chosen = sorted(rows, key=lambda r: (float(r["seconds"]), r["run_id"]))[:n]
+        chosen = sorted(stored.values(), key=lambda r: (float(r["seconds"]), r["run_id"]))[:n]
     if not chosen:
         raise ValueError(f"grid {grid.name} has no stored run to check")
     results = []
@@ -501,62 +540,95 @@ def check_grid(name, *, n=1, run_ids=None, threads=None, out=None, progress=Fals
         config = grid.kind.config_class.from_record(row)
         new, exact, ok = retrain_stored(row, threads=threads, data=grid.data_for(config.scaling),
                                         progress=progress)
-        stored = {m: float(row[m]) for m in metrics}
-        fresh = {m: float(new[m]) for m in metrics}
-        results.append({"run_id": row["run_id"], "exact": exact, "ok": ok, "stored": stored, "fresh": fresh,
-                        "stored_on": f"{row['hardware']} x{row['threads']}", "label": config.label()})
-        rule = "must match exactly (same torch, CPU type, threads)" if exact else f"band {grid.kind.band}"
-        print(f"{row['run_id']}  {config.label()}  [{rule}]", file=out or sys.stdout)
+        _, rule = match_rule(new, row)
+        rule = rule if exact else f"{rule}; {grid.kind.band}"
+        fresh_metrics, stored_metrics = ({m: float(r[m]) for m in metrics} for r in (new, row))
+        results.append({"run_id": row["run_id"], "exact": exact, "ok": ok, "rule": rule,
+                        "stored": stored_metrics, "fresh": fresh_metrics, "label": config.label(),
+                        "stored_on": f"{row.get('cpu_model') or row['hardware']} x{row['threads']}"})
+        print(f"{row['run_id']}  {config.label()}\n    rule: {rule}", file=out)
         for m in metrics:
-            print(f"    {m:<10}  stored {stored[m]:.6f}   re-measured {fresh[m]:.6f}   "
-                  f"diff {fresh[m] - stored[m]:+.6f}", file=out or sys.stdout)
-        print(f"    -> {'OK' if ok else 'MISMATCH'}", file=out or sys.stdout, flush=True)
+            print(f"    {m:<10}  stored {stored_metrics[m]:.6f}   re-measured {fresh_metrics[m]:.6f}   "
+                  f"diff {fresh_metrics[m] - stored_metrics[m]:+.6f}", file=out)
+        print(f"    -> {'OK' if ok else 'MISMATCH'}", file=out, flush=True)
     return results
-
-
-def main(argv=None):
-    flush_subnormals()  # first, before torch starts its worker threads (see flush_subnormals)
-    parser = argparse.ArgumentParser(prog="python -m nbsupport.grid", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_run = sub.add_parser("run", help="train the runs of a grid that are not stored yet")
-    p_run.add_argument("grid", help="grid name (experiments/<name>.py) or path to a grid file")
-    p_run.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p_run.add_argument("--threads", type=int, default=None, help="torch threads per worker (default cores/workers)")
-    p_run.add_argument("--limit", type=int, default=None, help="train at most this many runs, then stop")
-    p_status = sub.add_parser("status", help="stored, missing and stale runs of a grid, and their cost")
-    p_status.add_argument("grid")
-    p_check = sub.add_parser("check", help="re-train stored runs and compare them with their rows")
-    p_check.add_argument("grid")
-    p_check.add_argument("-n", type=int, default=1, help="how many of the cheapest stored runs (default 1)")
-    p_check.add_argument("--run-id", action="append", help="check this stored run (repeatable)")
-    p_check.add_argument("--threads", type=int, default=None, help="threads (default: the row's)")
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        run_grid(args.grid, workers=args.workers, threads=args.threads, limit=args.limit)
-        grid_status(args.grid)
-    elif args.command == "status":
-        grid_status(args.grid)
-    else:
-        results = check_grid(args.grid, n=args.n, run_ids=args.run_id, threads=args.threads)
-        return 0 if all(r["ok"] for r in results) else 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def epoch_table(df):
     """One row per (run, epoch) from a results table: the per-epoch JSON lists spread out into columns
     ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, with the run's config columns."""
-    import json
-
     import pandas as pd
 
-    config_cols = ["run_id"] + list(RunConfig.fields())
+    config_cols = ["run_id"] + [c for c in RunConfig.fields() if c in df.columns]
     rows = []
     for _, run in df.iterrows():
         lists = {m: json.loads(run[f"{m}_epochs"]) for m in ("train_loss", "train_acc", "val_loss", "val_acc")}
         for e in range(len(lists["val_acc"])):
             rows.append({**{c: run[c] for c in config_cols}, "epoch": e + 1, **{m: v[e] for m, v in lists.items()}})
     return pd.DataFrame(rows)
+
+
+# -- the command line ----------------------------------------------------------------------------------
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; give a whole number >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; give a whole number >= 1")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block): ``<command>: error: <what>``, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser():
+    parser = _Parser(prog="python -m nbsupport.grid", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="train the runs of a grid that are not stored yet")
+    p_run.add_argument("grid", help="grid name (experiments/<name>.py) or path to a grid file")
+    p_run.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    p_run.add_argument("--threads", type=_positive_int, default=None,
+                       help="torch threads per worker (default cores/workers)")
+    p_run.add_argument("--limit", type=_positive_int, default=None, help="train at most this many runs, then stop")
+    p_status = sub.add_parser("status", help="stored, missing and stale runs of a grid, and their cost")
+    p_status.add_argument("grid")
+    p_check = sub.add_parser("check", help="re-train stored runs and compare them with their rows")
+    p_check.add_argument("grid")
+    p_check.add_argument("-n", type=_positive_int, default=1, help="how many of the cheapest stored runs (default 1)")
+    p_check.add_argument("--run-id", action="append", help="check this stored run (repeatable)")
+    p_check.add_argument("--threads", type=_positive_int, default=None, help="threads (default: the row's)")
+    return parser
+
+
+def main(argv=None):
+    """The command line: 0 when done, 1 when ``check`` finds a mismatch, 2 (one line on stderr) for a user
+    error (an unknown grid or run id, a bad argument, a damaged or locked table)."""
+    args = _parser().parse_args(argv)  # argparse itself exits 2 with one line for a malformed argument
+    from .runs import flush_subnormals
+
+    flush_subnormals()  # first, before torch starts its worker threads (see nbsupport.fingerprint)
+    try:
+        if args.command == "run":
+            run_grid(args.grid, workers=args.workers, threads=args.threads, limit=args.limit)
+            grid_status(args.grid)
+        elif args.command == "status":
+            grid_status(args.grid)
+        else:
+            results = check_grid(args.grid, n=args.n, run_ids=args.run_id, threads=args.threads)
+            return 0 if all(r["ok"] for r in results) else 1
+    except (ValueError, TypeError, FileNotFoundError, TableLockedError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"python -m nbsupport.grid {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -34,7 +34,7 @@ from .lr_finder import (MODES, SmoothedStop, exponential_lrs, fastai_suggestions
                         linear_lrs, lr_range_test, suggest_lrs)
 from .models import mnist_model
 from .repro import seed_everything
-from .runs import StoredConfig, provenance
+from .runs import DATASETS, PROVENANCE_TAIL, StoredConfig, is_int, is_number, provenance
 
 TOOLS = ("nbsupport", "torch_lr_finder")
 #: This package's defaults for reading a curve: smoothing weight per new loss and the early-stop factor.
@@ -59,6 +59,8 @@ class RangeTestConfig(StoredConfig):
 
     INT_FIELDS = ("num_steps", "seed", "eval_every", "batch_size")
     FLOAT_FIELDS = ("start_lr", "end_lr")
+    ID_DEFAULTS = {"dataset": "mnist"}
+    KIND = "range_test"
 
     tool: str = "nbsupport"
     mode: str = "exponential"
@@ -69,6 +71,7 @@ class RangeTestConfig(StoredConfig):
     scaling: str = "page"
     eval_every: int = 0
     batch_size: int = 32
+    dataset: str = "mnist"
 
     def __post_init__(self):
         if self.tool not in TOOLS:
@@ -77,17 +80,20 @@ class RangeTestConfig(StoredConfig):
             raise ValueError(f"mode={self.mode!r} is not allowed; use one of {MODES}")
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling={self.scaling!r} is not allowed; use one of {SCALINGS}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset={self.dataset!r} is not allowed; use one of {DATASETS}")
         for name in ("start_lr", "end_lr"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+            if not is_number(value) or not (0 < value < math.inf):
                 raise ValueError(f"{name}={value!r} is not allowed; it must be a finite number > 0")
             object.__setattr__(self, name, float(value))
         if not self.end_lr > self.start_lr:
             raise ValueError(f"end_lr={self.end_lr!r} must be larger than start_lr={self.start_lr!r}")
         for name, low in (("num_steps", 3), ("seed", 0), ("eval_every", 0), ("batch_size", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(f"{name}={value!r} is not allowed; it must be an int >= {low}")
+            object.__setattr__(self, name, int(value))
         if self.eval_every > self.num_steps:
             raise ValueError(f"eval_every={self.eval_every} is more than num_steps={self.num_steps}: the test "
                              f"would never evaluate; use 0 (no evaluation) or at most num_steps")
@@ -95,10 +101,10 @@ class RangeTestConfig(StoredConfig):
             raise ValueError("tool='torch_lr_finder' runs here in exponential mode without evaluation only "
                              f"(got mode={self.mode!r}, eval_every={self.eval_every})")
 
-    @property
-    def run_id(self) -> str:
-        text = json.dumps({"kind": "range_test", **dataclasses.asdict(self)}, sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
+    def legacy_run_id(self) -> str:
+        """The id this test had in the store before schema 2."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "dataset"}
+        return hashlib.sha1(json.dumps({"kind": "range_test", **fields}, sort_keys=True).encode()).hexdigest()[:12]
 
     @property
     def lrs(self):
@@ -177,8 +183,14 @@ def run_range_test(config: RangeTestConfig, data=None, *, progress=None) -> dict
 
 def range_test_columns():
     """The columns of a range-test results row, in order (the table's header)."""
-    return (("run_id",) + RangeTestConfig.fields() + ("steps_run", "seconds", "losses", "valid")
-            + ("torch_version", "hardware", "threads", "nbsupport_version", "git_commit", "finished_at"))
+    return (("run_id",) + RangeTestConfig.fields() + ("steps_run", "seconds", "losses", "valid") + PROVENANCE_TAIL)
+
+
+#: The header of a table of range tests stored before schema 2.
+LEGACY_RANGE_TEST_COLUMNS = (
+    ("run_id", "tool", "mode", "start_lr", "end_lr", "num_steps", "seed", "scaling", "eval_every", "batch_size",
+     "steps_run", "seconds", "losses", "valid")
+    + ("torch_version", "hardware", "threads", "nbsupport_version", "git_commit", "finished_at"))
 
 
 # -- reading a stored curve ------------------------------------------------------------------------------------------

@@ -22,23 +22,22 @@ from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
-from torch.optim import lr_scheduler as sched
+import numbers
 
 from .callbacks import ScheduleFreeCallback, SchedulerStatsCallback
-from .data import SCALINGS, TensorLoader, mnist_tensors, repo_root
+from .data import SCALINGS, TensorLoader, mnist_tensors, mnist_test_tensors, repo_root
+from .fingerprint import FINGERPRINT_COLUMNS, fingerprint
 from .models import ACTIVATIONS, mnist_model
 from .repro import seed_everything
+from .schedules import (ONE_CYCLE, SCHEDULE_LABELS, SCHEDULES, build_scheduler, schedule_constants,  # noqa: F401
+                        schedule_free_warmup)
+from .store import STORE_SCHEMA
 from .training import Trainer
 
 OPTIMIZERS = ("adamw", "sgd")
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.01, "sgd": 0.0}  # PyTorch's defaults
 INITS = ("default", "lecun")
-ONE_CYCLE = ("one_cycle", "one_cycle_3phase")
-SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "warmup_linear", "wsd") + ONE_CYCLE + ("schedule_free",)
-WARMUP_FRAC = 0.1  # warm-up share of the steps for warmup_cosine, warmup_linear, wsd and schedule_free
-WARMUP_START = 1 / 25  # warm-ups start at lr/25, where OneCycleLR starts (div_factor=25)
-WSD_COOLDOWN_FRAC = 0.2  # share of the steps in wsd's final linear cooldown (Hägele et al. 2024)
-STEP_MILESTONES = (0.5, 0.75)  # step decay: lr x0.1 at half and at three quarters of the steps
+DATASETS = ("mnist",)
 CYCLED = "cycled"
 
 
@@ -46,16 +45,49 @@ def _allowed(name, value, allowed):
     return ValueError(f"{name}={value!r} is not allowed; use one of {tuple(allowed)}")
 
 
+def is_int(value):
+    """An integer (NumPy's too), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_number(value):
+    """A real number (NumPy's too), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 class StoredConfig:
-    """What a frozen dataclass needs to be an entry of a grid: its field names, and itself from a table row.
+    """What a frozen dataclass needs to be an entry of a grid: its field names, itself from a table row, its id.
 
     A row holds strings (as read from the CSV) or numbers (as loaded by pandas); ``from_record`` converts
     the fields named in ``INT_FIELDS`` and ``FLOAT_FIELDS`` and hands the rest to the constructor as they
-    are, whose own checks convert or refuse them. Extra columns are ignored.
+    are, whose own checks convert or refuse them. Extra columns are ignored; a field the row lacks (a
+    field added later) takes its default.
+
+    ``run_id`` hashes the fields, the store's schema version and ``id_extras()`` (what else the entry's
+    arithmetic depends on). A field listed in ``ID_DEFAULTS`` is left out of the hash while it holds that
+    value: a field added later with a default leaves every existing id unchanged.
     """
 
     INT_FIELDS: tuple = ()
     FLOAT_FIELDS: tuple = ()
+    ID_DEFAULTS: dict = {}
+    KIND: str = ""
+
+    def id_extras(self) -> dict:
+        return {}
+
+    def id_payload(self) -> dict:
+        fields = {k: v for k, v in dataclasses.asdict(self).items()
+                  if not (k in self.ID_DEFAULTS and v == self.ID_DEFAULTS[k])}
+        if self.KIND:
+            fields["kind"] = self.KIND
+        return {**fields, **self.id_extras(), "store_schema": STORE_SCHEMA}
+
+    @property
+    def run_id(self) -> str:
+        """A short hash of what makes the entry: the same entry has the same id in every table and session."""
+        text = json.dumps(self.id_payload(), sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     @classmethod
     def fields(cls):
@@ -65,6 +97,8 @@ class StoredConfig:
     def from_record(cls, record):
         kwargs = {}
         for name in cls.fields():
+            if name not in record or (name in cls.ID_DEFAULTS and record[name] in ("", None)):
+                continue  # a field added after the row was stored: its default
             value = record[name]
             if name in cls.INT_FIELDS:
                 value = int(value)
@@ -89,6 +123,7 @@ class RunConfig(StoredConfig):
 
     INT_FIELDS = ("epochs", "seed", "batch_size")
     FLOAT_FIELDS = ("lr", "weight_decay")  # momentum: "cycled" or a number, converted in __post_init__
+    ID_DEFAULTS = {"dataset": "mnist"}
 
     schedule: str = "one_cycle"
     lr: float = 0.01
@@ -101,6 +136,7 @@ class RunConfig(StoredConfig):
     init: str = "default"
     scaling: str = "page"
     batch_size: int = 32
+    dataset: str = "mnist"
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -119,15 +155,16 @@ class RunConfig(StoredConfig):
                              f"got {self.activation!r}")
         if self.scaling not in SCALINGS:
             raise _allowed("scaling", self.scaling, SCALINGS)
-        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not self.lr > 0 \
-                or not math.isfinite(self.lr):
-            raise ValueError(f"lr={self.lr!r} is not allowed; the (peak) learning rate must be a number > 0")
-        for name in ("epochs", "batch_size"):
+        if self.dataset not in DATASETS:
+            raise _allowed("dataset", self.dataset, DATASETS)
+        if not is_number(self.lr) or not self.lr > 0 or not math.isfinite(self.lr):
+            raise ValueError(f"lr={self.lr!r} is not allowed; the (peak) learning rate must be a finite "
+                             f"number > 0")
+        for name, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}={value!r} is not allowed; it must be an int >= 1")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed={self.seed!r} is not allowed; it must be an int >= 0")
+            if not is_int(value) or value < low:
+                raise ValueError(f"{name}={value!r} is not allowed; it must be an int >= {low}")
+            object.__setattr__(self, name, int(value))
         momentum = self.momentum
         if momentum is None:
             momentum = CYCLED if self.schedule in ONE_CYCLE else 0.9
@@ -141,20 +178,25 @@ class RunConfig(StoredConfig):
             except ValueError:
                 raise ValueError(f"momentum={self.momentum!r} is not allowed; use 'cycled' or a number "
                                  f"in [0, 1)") from None
-        if momentum != CYCLED and not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
+        if momentum != CYCLED and not (is_number(momentum) and 0 <= momentum < 1):
             raise ValueError(f"momentum={self.momentum!r} is not allowed; use 'cycled' or a number in [0, 1)")
         object.__setattr__(self, "momentum", momentum if momentum == CYCLED else float(momentum))
         wd = DEFAULT_WEIGHT_DECAY[self.optimizer] if self.weight_decay is None else self.weight_decay
-        if not isinstance(wd, (int, float)) or isinstance(wd, bool) or wd < 0:
-            raise ValueError(f"weight_decay={self.weight_decay!r} is not allowed; it must be a number >= 0")
+        if not is_number(wd) or not 0 <= wd < math.inf:
+            raise ValueError(f"weight_decay={self.weight_decay!r} is not allowed; it must be a finite "
+                             f"number >= 0")
         object.__setattr__(self, "weight_decay", float(wd))
         object.__setattr__(self, "lr", float(self.lr))
 
-    @property
-    def run_id(self) -> str:
-        """A short hash of the config: the same run has the same id in every table and session."""
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
+    def id_extras(self) -> dict:
+        """The constants of the run's schedule (warm-up share, cooldown share, milestones)."""
+        constants = schedule_constants(self.schedule)
+        return {"schedule_constants": constants} if constants else {}
+
+    def legacy_run_id(self) -> str:
+        """The id this run had in the store before schema 2 (a hash of the config fields alone)."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "dataset"}
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
     def label(self) -> str:
         """A short human-readable description, for progress bars and messages."""
@@ -170,7 +212,7 @@ def _mnist_cached(scaling):
 def build_optimizer(config, params, total_steps):
     """The optimizer a config asks for, with its fixed momentum (cycled momentum starts at 0.95).
 
-    ``total_steps`` sets schedule-free AdamW's warm-up (``WARMUP_FRAC`` of the steps).
+    ``total_steps`` sets schedule-free AdamW's warm-up (``schedules.schedule_free_warmup``).
     """
     momentum = 0.95 if config.momentum == CYCLED else config.momentum
     if config.schedule == "schedule_free":
@@ -178,37 +220,10 @@ def build_optimizer(config, params, total_steps):
 
         return schedulefree.AdamWScheduleFree(params, lr=config.lr, betas=(momentum, 0.999),
                                               weight_decay=config.weight_decay,
-                                              warmup_steps=max(1, round(WARMUP_FRAC * total_steps)))
+                                              warmup_steps=schedule_free_warmup(total_steps))
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, betas=(momentum, 0.999), weight_decay=config.weight_decay)
     return torch.optim.SGD(params, lr=config.lr, momentum=momentum, weight_decay=config.weight_decay)
-
-
-def build_scheduler(config, optim, total_steps):
-    """The PyTorch LR scheduler for ``config.schedule`` over ``total_steps`` steps (None: constant lr)."""
-    name, T = config.schedule, total_steps
-    warm = max(1, round(WARMUP_FRAC * T))
-    if name in ("constant", "schedule_free"):
-        return None
-    if name == "step":
-        return sched.MultiStepLR(optim, milestones=[round(f * T) for f in STEP_MILESTONES], gamma=0.1)
-    if name == "cosine":
-        return sched.CosineAnnealingLR(optim, T_max=T)
-    if name in ONE_CYCLE:
-        return sched.OneCycleLR(optim, max_lr=config.lr, total_steps=T, three_phase=name == "one_cycle_3phase",
-                                cycle_momentum=config.momentum == CYCLED)
-    warmup = sched.LinearLR(optim, start_factor=WARMUP_START, end_factor=1.0, total_iters=warm)
-    if name == "warmup_cosine":
-        rest = sched.CosineAnnealingLR(optim, T_max=T - warm)
-        return sched.SequentialLR(optim, [warmup, rest], milestones=[warm])
-    if name == "warmup_linear":
-        rest = sched.LinearLR(optim, start_factor=1.0, end_factor=0.0, total_iters=T - warm)
-        return sched.SequentialLR(optim, [warmup, rest], milestones=[warm])
-    # wsd: warm up, hold, then cool down linearly to zero over the last WSD_COOLDOWN_FRAC of the steps.
-    cool = max(1, round(WSD_COOLDOWN_FRAC * T))
-    stable = sched.ConstantLR(optim, factor=1.0, total_iters=0)
-    cooldown = sched.LinearLR(optim, start_factor=1.0, end_factor=0.0, total_iters=cool)
-    return sched.SequentialLR(optim, [warmup, stable, cooldown], milestones=[warm, T - cool])
 
 
 def git_commit() -> str:
@@ -227,37 +242,66 @@ def git_commit() -> str:
 
 
 def provenance(device=None) -> dict:
-    """Where a run ran: torch version, CPU capability or GPU name, thread count, nbsupport version, commit."""
+    """Where and with what a run ran: its fingerprint (``nbsupport.fingerprint``), nbsupport version, commit."""
     from . import __version__
 
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    if device.type == "cuda":
-        hardware = torch.cuda.get_device_name(device)
-    else:
-        hardware = f"cpu:{torch.backends.cpu.get_cpu_capability()}"
-    return {
-        "torch_version": torch.__version__,
-        "hardware": hardware,
-        "threads": torch.get_num_threads(),
-        "nbsupport_version": __version__,
-        "git_commit": git_commit(),
-    }
+    return {**fingerprint(device if device is not None else "cpu"), "nbsupport_version": __version__,
+            "git_commit": git_commit(), "store_schema": STORE_SCHEMA}
 
 
 RECORD_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
+TEST_METRICS = ("test_loss", "test_acc")
+
+
+@torch.no_grad()
+def per_image(model, x, y, device="cpu", batch_size=1000):
+    """Each image's predicted class and cross-entropy loss (float32), with the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    preds, losses = [], []
+    try:
+        for i in range(0, len(x), batch_size):
+            out = model(x[i:i + batch_size].to(device)).float()
+            target = y[i:i + batch_size].to(device)
+            preds.append(out.argmax(dim=1).cpu())
+            losses.append(F.cross_entropy(out, target, reduction="none").cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(preds).numpy(), torch.cat(losses).numpy()
+
+
+def _dataset_tensors(config):
+    (xt, yt), (xv, yv) = _mnist_cached(config.scaling)
+    return (xt, yt), (xv, yv), _mnist_test_cached(config.scaling)
+
+
+@functools.lru_cache(maxsize=2)
+def _mnist_test_cached(scaling):
+    return mnist_test_tensors(scaling=scaling)
 
 
 def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verbose=False) -> dict:
     """Train ``config`` and return its flat record (see ``record_columns()`` for the fields).
 
-    ``data`` is ``((x_train, y_train), (x_valid, y_valid))``; by default MNIST
-    with the config's scaling. Runs train on the CPU by default, where a seeded
-    run is reproducible for a fixed thread count. A run whose loss becomes NaN
-    or infinite is a result too: ``nan_step`` is set and the later metrics are NaN.
+    ``data`` is ``((x_train, y_train), (x_valid, y_valid))`` or the same with a third pair
+    ``(x_test, y_test)``; by default MNIST with the config's scaling, its 10,000 test images included.
+    Runs train on the CPU by default, where a seeded run is reproducible on the same floating-point path
+    (``nbsupport.fingerprint``). A run whose loss becomes NaN or infinite is a result too: ``nan_step`` is
+    set and the later metrics are NaN.
+
+    After training, every validation and test image is scored: ``record["predictions"]`` holds the arrays
+    of the run's predictions file (``nbsupport.store.PREDICTION_ARRAYS``; None without test data), and
+    ``test_loss``/``test_acc`` their means on the test images. That key is not a column: the grid command
+    writes it to the run's own file.
     """
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
-    (xt, yt), (xv, yv) = data if data is not None else _mnist_cached(config.scaling)
+    data = data if data is not None else _dataset_tensors(config)
+    if len(data) not in (2, 3):
+        raise ValueError(f"data must be (train, valid) or (train, valid, test) pairs of tensors, got "
+                         f"{len(data)} parts")
+    (xt, yt), (xv, yv) = data[:2]
+    test = data[2] if len(data) == 3 else None
     seed_everything(config.seed)
     model = mnist_model(config.activation, self_normalizing=config.init == "lecun")
     train_loader = TensorLoader(xt, yt, config.batch_size, shuffle=True, seed=config.seed)
@@ -286,6 +330,16 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
     for metric in RECORD_METRICS:
         values = per_epoch[metric]
         record[metric] = values[-1] if len(values) == config.epochs else math.nan
+    predictions = None
+    if test is not None:
+        val_pred, val_loss = per_image(model, xv, yv, device)
+        test_pred, test_loss = per_image(model, test[0], test[1], device)
+        predictions = {"val_pred": val_pred, "val_loss": val_loss, "test_pred": test_pred, "test_loss": test_loss}
+        finished = nan_step is None
+        record["test_loss"] = float(test_loss.astype("float64").mean()) if finished else math.nan
+        record["test_acc"] = float((test_pred == test[1].numpy()).mean()) if finished else math.nan
+    else:
+        record.update(dict.fromkeys(TEST_METRICS, math.nan))
     record.update({
         "final_loss_avg": avg[-1] if avg and nan_step is None else math.nan,
         "peak_loss_avg": avg[peak_step] if avg else math.nan,
@@ -298,32 +352,37 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
         record[f"{metric}_epochs"] = json.dumps(per_epoch[metric])
     record.update(provenance(device))
     record["finished_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record["predictions"] = predictions
     return record
 
 
 def record_columns():
     """The columns of a results row, in order (the table's header)."""
-    return (("run_id",) + RunConfig.fields() + RECORD_METRICS
+    return (("run_id",) + RunConfig.fields() + RECORD_METRICS + TEST_METRICS
             + ("final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "steps_per_epoch", "seconds")
-            + tuple(f"{m}_epochs" for m in RECORD_METRICS)
-            + ("torch_version", "hardware", "threads", "nbsupport_version", "git_commit", "finished_at"))
+            + tuple(f"{m}_epochs" for m in RECORD_METRICS) + PROVENANCE_TAIL)
 
 
+#: The provenance columns that end every row of every kind: the fingerprint, then version, commit, time.
+PROVENANCE_TAIL = FINGERPRINT_COLUMNS + ("nbsupport_version", "git_commit", "store_schema", "finished_at")
 #: Columns that say where and when a run ran; they may differ between two runs of the same config.
-PROVENANCE_COLUMNS = ("seconds", "torch_version", "hardware", "threads", "nbsupport_version", "git_commit",
-                      "finished_at")
+PROVENANCE_COLUMNS = ("seconds",) + PROVENANCE_TAIL
+#: The header of a table of runs stored before schema 2 (no fingerprint, no test metrics, no predictions).
+LEGACY_RECORD_COLUMNS = (
+    ("run_id", "schedule", "lr", "epochs", "seed", "optimizer", "momentum", "weight_decay", "activation", "init",
+     "scaling", "batch_size") + RECORD_METRICS
+    + ("final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "steps_per_epoch", "seconds")
+    + tuple(f"{m}_epochs" for m in RECORD_METRICS)
+    + ("torch_version", "hardware", "threads", "nbsupport_version", "git_commit", "finished_at"))
 
 
 def flush_subnormals():
-    """Flush subnormal floats to zero in this process, as the grid command does; call it before any torch work.
+    """Flush subnormal floats to zero in this process for good; call it before any torch work.
 
-    At high learning rates and late in long runs some values underflow into
-    subnormal numbers, and steps then ran up to 10x slower on our CPU. The flag
-    is per thread, and torch's worker threads copy it from the main thread when
-    they are created, so it must be set before the first parallel operation.
-    It can change a run's numbers (it did under the page's [0, 1/255] input
-    scaling), so stored runs are trained and re-checked with it, and the
-    chapters' page code runs without it.
+    The grid command calls it first, and ``run_grid`` and ``retrain_stored`` switch flushing on around
+    their runs themselves (``nbsupport.fingerprint.flush_to_zero``) and restore the previous state. The flag
+    is per thread and torch's worker threads copy it when they are created, so a process that re-trains
+    rows stored with several threads should call this before its first parallel operation.
     """
     return torch.set_flush_denormal(True)
 
@@ -362,7 +421,7 @@ def schedule_trace(config: RunConfig, total_steps: int):
     stats = SchedulerStatsCallback(optim)
     if config.schedule == "schedule_free":
         optim.train()
-        warm = max(1, round(WARMUP_FRAC * total_steps))
+        warm = schedule_free_warmup(total_steps)
         lrs = [config.lr * min(1.0, (i + 1) / warm) for i in range(total_steps)]
         return lrs, [optim.param_groups[0]["betas"][0]] * total_steps
     for step in range(total_steps):
@@ -372,17 +431,3 @@ def schedule_trace(config: RunConfig, total_steps: int):
             optim.step()
             scheduler.step() if scheduler is not None else None
     return stats.lr, stats.momentum
-
-
-#: How the book names each schedule in figures and tables.
-SCHEDULE_LABELS = {
-    "one_cycle": "one-cycle",
-    "one_cycle_3phase": "one-cycle, 3 phases",
-    "constant": "constant",
-    "step": "step decay",
-    "cosine": "cosine",
-    "warmup_cosine": "warm-up + cosine",
-    "warmup_linear": "warm-up + linear",
-    "wsd": "warmup-stable-decay",
-    "schedule_free": "schedule-free AdamW",
-}

@@ -137,7 +137,7 @@ class Trainer:
                 self._emit("after_epoch")
         finally:
             bar.close()
-        self._emit("after_fit")
+            self._emit("after_fit")  # also after a NaN: schedule-free AdamW switches to its averaged weights
 
     def _train_step(self, x, y):
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

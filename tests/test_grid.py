@@ -15,6 +15,8 @@ from nbsupport.grid import (DamagedTableError, append_row, check_grid, format_ro
                             load_results, read_rows, run_grid)
 from nbsupport.runs import PROVENANCE_COLUMNS, record_columns
 
+COLS = record_columns()
+
 HELPERS = Path(__file__).parent
 
 
@@ -29,8 +31,9 @@ def write_grid(folder, runs_code, n_train=128, name="tiny"):
         RUNS = {runs_code}
 
         def load_data(scaling):
-            x, y = synthetic_mnist({n_train} + 32)
-            return (x[:{n_train}], y[:{n_train}]), (x[{n_train}:], y[{n_train}:])
+            x, y = synthetic_mnist({n_train} + 48)
+            return (x[:{n_train}], y[:{n_train}]), (x[{n_train}:{n_train} + 32], y[{n_train}:{n_train} + 32]), \
+                (x[{n_train} + 32:], y[{n_train} + 32:])
         """))
     return path
 
@@ -51,8 +54,8 @@ def test_rows_are_appended_whole_and_read_back(tmp_path):
     table = tmp_path / "results" / "t.csv"
     configs = [RunConfig(lr=lr, epochs=1) for lr in (1e-3, 1e-2)]
     for c in configs:
-        append_row(table, fake_record(c))
-    rows, damaged = read_rows(table)
+        append_row(table, fake_record(c), COLS)
+    rows, damaged = read_rows(table, COLS)
     assert damaged is None and [r["run_id"] for r in rows] == [c.run_id for c in configs]
     assert rows[0]["val_acc"] == "0.9" and RunConfig.from_record(rows[1]) == configs[1]
     assert table.read_text().count("\n") == 3  # header and two rows, nothing else
@@ -65,7 +68,7 @@ def test_a_row_cut_short_is_detected_and_reported_never_dropped(tmp_path, capsys
     full = table.read_bytes()
     last = full.rstrip(b"\n").rsplit(b"\n", 1)[1]
     table.write_bytes(full[:-len(last) // 2])  # the command was killed while writing the second row
-    rows, damaged = read_rows(table)
+    rows, damaged = read_rows(table, COLS)
     assert len(rows) == 1 and damaged is not None and damaged[0] == 3
     with pytest.raises(DamagedTableError, match="line 3: the last row was not written whole"):
         load_results(table)
@@ -78,23 +81,28 @@ def test_a_row_cut_short_is_detected_and_reported_never_dropped(tmp_path, capsys
     assert sorted(df["run_id"]) == sorted(c.run_id for c in load_grid(grid).runs)
 
 
-def test_a_damaged_row_in_the_middle_or_a_foreign_header_is_an_error(tmp_path):
+def test_a_hand_edited_row_or_a_foreign_header_is_an_error_naming_the_row(tmp_path):
     table = tmp_path / "t.csv"
-    for lr in (1e-3, 1e-2, 3e-2):
-        append_row(table, fake_record(RunConfig(lr=lr)))
+    configs = [RunConfig(lr=lr) for lr in (1e-3, 1e-2, 3e-2)]
+    for c in configs:
+        append_row(table, fake_record(c), COLS)
     lines = table.read_text().splitlines(keepends=True)
-    lines[2] = lines[2].replace("0.9", "0.95", 1)  # edited by hand
+    for number in (2, 3):  # a middle row and the last row, each complete (with its newline)
+        edited = list(lines)
+        edited[number] = edited[number].replace("0.9", "0.95", 1)
+        table.write_text("".join(edited))
+        with pytest.raises(DamagedTableError, match=f"line {number + 1} \\(run {configs[number - 1].run_id}\\): "
+                                                    "the row is complete but its checksum does not match"):
+            read_rows(table, COLS)
     table.write_text("".join(lines))
-    with pytest.raises(DamagedTableError, match="line 3: the row's checksum does not match"):
-        read_rows(table)
     table.write_text("run_id,lr\n" + "".join(lines[1:]))
     with pytest.raises(DamagedTableError, match="header does not match"):
-        read_rows(table)
+        read_rows(table, COLS)
 
 
 def test_stale_rows_are_reported(tmp_path, capsys):
     grid = write_grid(tmp_path, FOUR)
-    append_row(tmp_path / "results" / "tiny.csv", fake_record(RunConfig(lr=0.5, epochs=1)))
+    append_row(tmp_path / "results" / "tiny.csv", fake_record(RunConfig(lr=0.5, epochs=1)), COLS)
     state = grid_status(grid)
     captured = capsys.readouterr()
     out = captured.out + captured.err
@@ -115,7 +123,7 @@ def test_killed_mid_grid_then_resumed_every_run_is_stored_exactly_once(tmp_path)
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    rows, damaged = read_rows(table)
+    rows, damaged = read_rows(table, COLS)
     assert 2 <= len(rows) < 10, "the kill should land mid-grid"
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -143,16 +151,19 @@ def test_check_reproduces_a_stored_run_exactly_here_and_within_the_band_elsewher
     run_grid(grid, limit=1, threads=1, progress=False)
     [result] = check_grid(grid, n=1)
     assert result["exact"] and result["ok"] and result["fresh"] == result["stored"]
-    assert "must match exactly" in capsys.readouterr().out
+    assert "rule: exact: the whole fingerprint matches" in capsys.readouterr().out
     # The same row as if stored on another CPU type: compared within the band instead.
     table = tmp_path / "results" / "tiny.csv"
-    rows, _ = read_rows(table)
-    row = dict(rows[0], hardware="cpu:AVX2")
-    table.write_text(table.read_text().splitlines(keepends=True)[0] + format_row(row))
-    [result] = check_grid(grid, n=1)
-    assert not result["exact"] and result["ok"]
-    row = dict(rows[0], hardware="cpu:AVX2", val_acc="0.5")
-    table.write_text(table.read_text().splitlines(keepends=True)[0] + format_row(row))
+    rows, _ = read_rows(table, COLS)
+    for field, value in (("cpu_model", "Other CPU (family 25, model 17, stepping 1)"), ("threads", "2"),
+                         ("mkl_version", "2023.1"), ("flush_to_zero", "False")):
+        row = dict(rows[0], **{field: value})
+        table.write_text(table.read_text().splitlines(keepends=True)[0] + format_row(row, COLS))
+        [result] = check_grid(grid, n=1, threads=1)
+        assert not result["exact"] and result["ok"], field
+        assert f"band: {field} differs" in result["rule"]
+    row = dict(rows[0], cpu_model="Other CPU", val_acc="0.5")
+    table.write_text(table.read_text().splitlines(keepends=True)[0] + format_row(row, COLS))
     [result] = check_grid(grid, n=1)
     assert not result["ok"]
 
@@ -183,14 +194,32 @@ def test_epoch_table_spreads_per_epoch_lists_into_rows(tmp_path):
     assert long["train_loss"].iloc[-1] == df["train_loss"].iloc[0]
 
 
-def test_match_stored_is_exact_on_the_same_machine_and_banded_elsewhere():
+def test_match_stored_is_exact_only_when_the_whole_fingerprint_matches():
+    from nbsupport.fingerprint import FINGERPRINT_COLUMNS, fingerprint
     from nbsupport.grid import CHECK_BAND, match_stored
 
-    row = {"torch_version": "2.14.1", "hardware": "cpu:AVX512", "threads": "2", "train_loss": "0.25",
-           "train_acc": "0.9", "val_loss": "0.1", "val_acc": "0.98", "val_acc_epochs": "[0.98]"}
-    same = {**row, "threads": 2, "train_loss": 0.25, "train_acc": 0.9, "val_loss": 0.1, "val_acc": 0.98}
+    here = fingerprint()
+    metrics = {"train_loss": 0.25, "train_acc": 0.9, "val_loss": 0.1, "val_acc": 0.98, "val_acc_epochs": "[0.98]"}
+    row = {k: str(v) for k, v in {**here, **metrics}.items()}  # as read from the CSV
+    same = {**here, **metrics}
     assert match_stored(same, row) == (True, True)
     assert match_stored({**same, "val_acc": 0.9801}, row) == (True, False)
-    other = {**same, "hardware": "cpu:AVX2", "val_acc": 0.98 + CHECK_BAND["val_acc"] / 2}
-    assert match_stored(other, row) == (False, True)
-    assert match_stored({**other, "val_acc": 0.98 + 2 * CHECK_BAND["val_acc"]}, row) == (False, False)
+    assert match_stored({**same, "val_acc_epochs": "[0.9801]"}, row) == (True, False)
+    for field in FINGERPRINT_COLUMNS:  # any one field that differs takes the band path
+        other = {**same, field: f"other {here[field]}", "val_acc": 0.98 + CHECK_BAND["val_acc"] / 2}
+        assert match_stored(other, row) == (False, True), field
+        assert match_stored({**other, "val_acc": 0.98 + 2 * CHECK_BAND["val_acc"]}, row) == (False, False)
+    legacy = {**{c: "" for c in FINGERPRINT_COLUMNS}, "hardware": "cpu:AVX512", **row}
+    legacy.update(dict.fromkeys(("cpu_model", "mkl_version"), ""))
+    assert match_stored(same, legacy) == (False, True)
+
+
+def test_a_gpu_row_is_exact_only_with_deterministic_algorithms():
+    from nbsupport.fingerprint import fingerprint, match_rule
+
+    gpu = {**fingerprint(), "device": "cuda", "hardware": "cuda:NVIDIA H200", "deterministic": False}
+    row = {k: str(v) for k, v in gpu.items()}
+    assert match_rule(gpu, row) == (False, "band: a GPU run without deterministic algorithms does not repeat "
+                                           "bit for bit")
+    det = {**gpu, "deterministic": True}
+    assert match_rule(det, {k: str(v) for k, v in det.items()})[0]

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 
 from helpers import synthetic_loaders, synthetic_mnist, tiny_model
 from nbsupport import RunConfig, lr_range_test
+from nbsupport.fingerprint import flush_to_zero
+from nbsupport.runs import record_columns
 from nbsupport.grid import append_row, check_grid, load_grid, load_results, read_rows, run_grid, table_kind
 from nbsupport.lr_finder import exponential_lrs, linear_lrs
 from nbsupport.range_tests import (RULES, RangeTestConfig, blow_up_lr, range_test_columns, replay, run_range_test,
@@ -192,7 +194,7 @@ def test_a_grid_of_range_tests_runs_resumes_loads_and_checks(tmp_path, capsys):
     assert len(df) == 3 and df["num_steps"].dtype.kind == "i" and df["start_lr"].dtype.kind == "f"
     results = check_grid(str(path), n=1)
     assert results[0]["exact"] and results[0]["ok"]
-    assert "must match exactly" in capsys.readouterr().out
+    assert "rule: exact: the whole fingerprint matches" in capsys.readouterr().out
 
 
 def test_a_grid_mixing_runs_and_range_tests_is_refused(tmp_path):
@@ -214,7 +216,7 @@ def test_a_range_test_table_is_not_read_as_a_training_table(tmp_path):
     from nbsupport.grid import DamagedTableError
 
     with pytest.raises(DamagedTableError, match="header does not match"):
-        read_rows(table)  # read as a table of training runs
+        read_rows(table, record_columns())  # read as a table of training runs
 
 
 def test_retrain_stored_remakes_a_run_and_a_range_test_with_the_rows_threads(tmp_path):
@@ -227,9 +229,10 @@ def test_retrain_stored_remakes_a_run_and_a_range_test_with_the_rows_threads(tmp
     before = torch.get_num_threads()
     test = RangeTestConfig(start_lr=1e-4, end_lr=1e3, num_steps=20)
     torch.set_num_threads(1)
-    row = run_range_test(test, data, progress=False)
-    run = RunConfig(schedule="constant", lr=1e-3, epochs=1, scaling="normalized")
-    run_row = train_run(run, data, progress=False)
+    with flush_to_zero(True):  # as the grid command stores them
+        row = run_range_test(test, data, progress=False)
+        run = RunConfig(schedule="constant", lr=1e-3, epochs=1, scaling="normalized")
+        run_row = train_run(run, data, progress=False)
     torch.set_num_threads(before)
     for stored in (row, run_row):
         record, exact, ok = retrain_stored(stored, data=data, progress=False)

