@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import SCALINGS, TensorLoader, mnist_tensors
+from .fingerprint import match_rule
 from .lr_finder import (MODES, SmoothedStop, exponential_lrs, fastai_suggestions, lightning_suggestion,
                         linear_lrs, lr_range_test, suggest_lrs)
 from .models import mnist_model
@@ -105,6 +106,33 @@ class RangeTestConfig(StoredConfig):
         """The id this test had in the store before schema 2."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "dataset"}
         return hashlib.sha1(json.dumps({"kind": "range_test", **fields}, sort_keys=True).encode()).hexdigest()[:12]
+
+    # -- as an entry of a grid (nbsupport.grid) --------------------------------------------------------------
+
+    ENTRY = "range_test"
+    HAS_PREDICTIONS = False
+    CHECKED = ("steps_run",)
+    FLOAT_COLUMNS = ("start_lr", "end_lr", "seconds")
+    INT_COLUMNS = ("num_steps", "seed", "eval_every", "batch_size", "steps_run", "threads")
+
+    @classmethod
+    def columns(cls):
+        return range_test_columns()
+
+    @classmethod
+    def legacy_columns(cls):
+        return LEGACY_RANGE_TEST_COLUMNS
+
+    @classmethod
+    def band(cls) -> str:
+        return "lowest smoothed loss within a factor of 2 in lr"
+
+    def train(self, data=None, progress=None) -> dict:
+        return run_range_test(self, data, progress=progress)
+
+    @staticmethod
+    def match(record, row):
+        return match_range_test(record, row)
 
     @property
     def lrs(self):
@@ -191,6 +219,22 @@ LEGACY_RANGE_TEST_COLUMNS = (
     ("run_id", "tool", "mode", "start_lr", "end_lr", "num_steps", "seed", "scaling", "eval_every", "batch_size",
      "steps_run", "seconds", "losses", "valid")
     + ("torch_version", "hardware", "threads", "nbsupport_version", "git_commit", "finished_at"))
+
+
+def match_range_test(record, row):
+    """``(exact, ok)`` for a re-run range test: on the row's floating-point path every recorded loss must
+    agree exactly; elsewhere the lr of the lowest smoothed loss must agree within a factor of 2."""
+    if match_rule(record, row)[0]:
+        return True, record["losses"] == row["losses"] and record["valid"] == row["valid"]
+    config = RangeTestConfig.from_record(row)
+
+    def lowest(losses):
+        kept, smoothed, diverged = replay(config.lrs, json.loads(losses))
+        smoothed = smoothed[:-1] if diverged else smoothed
+        return kept[min(range(len(smoothed)), key=smoothed.__getitem__)] if smoothed else math.nan
+
+    a, b = lowest(record["losses"]), lowest(row["losses"])
+    return False, bool(abs(math.log10(a / b)) <= math.log10(2)) if a > 0 and b > 0 else False
 
 
 # -- reading a stored curve ------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numbers
 
 from .callbacks import ScheduleFreeCallback, SchedulerStatsCallback
 from .data import SCALINGS, TensorLoader, mnist_tensors, mnist_test_tensors, repo_root
-from .fingerprint import FINGERPRINT_COLUMNS, fingerprint
+from .fingerprint import FINGERPRINT_COLUMNS, fingerprint, match_rule
 from .models import ACTIVATIONS, mnist_model
 from .repro import seed_everything
 from .schedules import (ONE_CYCLE, SCHEDULE_LABELS, SCHEDULES, build_scheduler, schedule_constants,  # noqa: F401
@@ -197,6 +197,34 @@ class RunConfig(StoredConfig):
         """The id this run had in the store before schema 2 (a hash of the config fields alone)."""
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k != "dataset"}
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+    # -- as an entry of a grid (nbsupport.grid): its table's columns, how it is made and checked --------------
+
+    ENTRY = "run"
+    HAS_PREDICTIONS = True
+    CHECKED = ("train_loss", "train_acc", "val_loss", "val_acc")
+    FLOAT_COLUMNS = ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
+                     "final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "seconds")
+    INT_COLUMNS = ("epochs", "seed", "batch_size", "steps_per_epoch", "threads")
+
+    @classmethod
+    def columns(cls):
+        return record_columns()
+
+    @classmethod
+    def legacy_columns(cls):
+        return LEGACY_RECORD_COLUMNS
+
+    @classmethod
+    def band(cls) -> str:
+        return ", ".join(f"{m} ±{b:g}" for m, b in CHECK_BAND.items())
+
+    def train(self, data=None, progress=None) -> dict:
+        return train_run(self, data, progress=progress)
+
+    @staticmethod
+    def match(record, row):
+        return match_stored(record, row)
 
     def label(self) -> str:
         """A short human-readable description, for progress bars and messages."""
@@ -374,6 +402,32 @@ LEGACY_RECORD_COLUMNS = (
     + ("final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "steps_per_epoch", "seconds")
     + tuple(f"{m}_epochs" for m in RECORD_METRICS)
     + ("torch_version", "hardware", "threads", "nbsupport_version", "git_commit", "finished_at"))
+
+
+#: Off the row's floating-point path (``nbsupport.fingerprint``) a re-trained run agrees with its row only
+#: statistically; these are the allowed absolute differences (a few seed spreads).
+CHECK_BAND = {"val_acc": 0.015, "train_acc": 0.02, "val_loss": 0.05, "train_loss": 0.06}
+
+
+def _float_text(value):
+    return "nan" if math.isnan(value) else repr(value)
+
+
+def match_stored(record, row):
+    """Compare a freshly trained ``record`` (from ``train_run``) with its stored ``row``: ``(exact, ok)``.
+
+    ``row`` is a table row as read from the CSV (strings) or as loaded by ``load_results`` (numbers). Where
+    the whole fingerprint agrees (``nbsupport.fingerprint.match_rule``), every metric and the per-epoch
+    validation accuracies must agree to the last bit; elsewhere each metric must lie within ``CHECK_BAND``.
+    """
+    exact, _ = match_rule(record, row)
+    metrics = RunConfig.CHECKED
+    if exact:
+        ok = (all(_float_text(float(record[m])) == _float_text(float(row[m])) for m in metrics)
+              and record["val_acc_epochs"] == row["val_acc_epochs"])
+    else:
+        ok = all(abs(float(record[m]) - float(row[m])) <= CHECK_BAND[m] for m in metrics)
+    return exact, ok
 
 
 def flush_subnormals():

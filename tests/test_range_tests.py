@@ -20,6 +20,7 @@ from nbsupport.range_tests import (RULES, RangeTestConfig, blow_up_lr, range_tes
                                    suggestion_rows, suggestions, trained_lr)
 
 HELPERS = Path(__file__).parent
+THREADS_AT_IMPORT = torch.get_num_threads()
 
 
 def synthetic_data(n_train=128, n_valid=32):
@@ -100,7 +101,10 @@ def test_run_range_test_stores_the_curve_and_where_it_ran(tool):
     if tool == "nbsupport":
         # the raw loss of the first step is the untrained model's on the first batch, about ln 10
         assert abs(losses[0] - math.log(10)) < 0.5
-        assert len(losses) == 30 or not math.isfinite(losses[-1])  # stops only at a non-finite loss
+        # stored with diverge_factor=None: it runs all 30 steps, although the loss rises far above 4x its best
+        # (where lr_range_test's default would have stopped), and every loss up to lr 1e3 is finite
+        assert len(losses) == 30 and all(math.isfinite(v) for v in losses)
+        assert max(losses) > 1e3 * min(losses)
     else:
         assert len(losses) < 30  # torch-lr-finder stops at 5x its best smoothed loss
 
@@ -183,13 +187,13 @@ def write_range_grid(folder, n_train=96):
 def test_a_grid_of_range_tests_runs_resumes_loads_and_checks(tmp_path, capsys):
     path = write_range_grid(tmp_path)
     grid = load_grid(str(path))
-    assert grid.kind.name == "range_test" and len(grid.runs) == 3
+    assert grid.kind.ENTRY == "range_test" and len(grid.runs) == 3
     done = run_grid(str(path), limit=2, progress=False)
     assert len(done) == 2
     assert len(run_grid(str(path), progress=False)) == 1  # resumes with what is missing
     assert run_grid(str(path), progress=False) == []
     table = tmp_path / "results" / "tiny_tests.csv"
-    assert table_kind(table).name == "range_test"
+    assert table_kind(table).ENTRY == "range_test"
     df = load_results(table)
     assert len(df) == 3 and df["num_steps"].dtype.kind == "i" and df["start_lr"].dtype.kind == "f"
     results = check_grid(str(path), n=1)
@@ -241,3 +245,89 @@ def test_retrain_stored_remakes_a_run_and_a_range_test_with_the_rows_threads(tmp
     assert torch.get_num_threads() == before  # restored
     tampered = dict(row, losses=json.dumps([9.0] * 20))
     assert retrain_stored(tampered, data=data, progress=False)[1:] == (True, False)
+
+
+def test_the_thread_count_a_test_pinned_is_restored_for_the_next():
+    # test_run_range_test_stores_the_curve_and_where_it_ran pins torch to 1 thread; tests/conftest.py restores it
+    assert torch.get_num_threads() == THREADS_AT_IMPORT
+
+
+# -- the match rule for a re-run range test ----------------------------------------------------------------------
+
+#: 40 steps from 1e-4, a factor 10**0.1 = 1.26 per step: 3 steps are a factor 1.995, 4 steps 2.51.
+BAND_TEST = dict(start_lr=1e-4, end_lr=1e-4 * 10 ** 3.9, num_steps=40)
+
+
+def _v_curve(shift=0):
+    """2.3 for 10 steps, 0.3 up to step 20 + shift, then 5.0: the smoothed loss falls while the raw one is 0.3
+    and rises from the next step on, so its lowest point is step 20 + shift."""
+    return [2.3 if i < 10 else 0.3 if i <= 20 + shift else 5.0 for i in range(BAND_TEST["num_steps"])]
+
+
+def _stored_and_rerun(stored_losses, rerun_losses, **fingerprint_changes):
+    from nbsupport.fingerprint import fingerprint
+
+    here = fingerprint()
+    settings = dict(start_lr=BAND_TEST["start_lr"], end_lr=BAND_TEST["end_lr"])
+    row = {k: str(v) for k, v in fake_row(stored_losses, **settings).items()}
+    row.update({k: str(v) for k, v in {**here, **fingerprint_changes}.items()})  # as read from the CSV
+    record = {**fake_row(rerun_losses, **settings), **here}
+    return record, row
+
+
+def test_off_the_rows_float_path_the_lowest_smoothed_loss_must_agree_within_a_factor_of_2():
+    from nbsupport.grid import match_range_test
+
+    lrs = RangeTestConfig(**BAND_TEST).lrs
+    lowest = {}
+    for shift in (0, 3, 4):
+        kept, smoothed, diverged = replay(lrs, _v_curve(shift))
+        usable = smoothed[:-1] if diverged else smoothed
+        lowest[shift] = min(range(len(usable)), key=usable.__getitem__)
+    assert lowest == {0: 20, 3: 23, 4: 24}
+    assert lrs[lowest[3]] / lrs[lowest[0]] == pytest.approx(1.995, abs=1e-3)
+    assert lrs[lowest[4]] / lrs[lowest[0]] == pytest.approx(2.512, abs=1e-3)
+    other_cpu = {"cpu_model": "Other CPU (family 25, model 17, stepping 1)"}
+    for shift, ok in ((0, True), (3, True), (4, False)):  # just inside and just outside the factor of 2
+        record, row = _stored_and_rerun(_v_curve(0), _v_curve(shift), **other_cpu)
+        assert match_range_test(record, row) == (False, ok), shift
+        record, row = _stored_and_rerun(_v_curve(shift), _v_curve(0), **other_cpu)  # either way round
+        assert match_range_test(record, row) == (False, ok), shift
+
+
+def test_a_range_test_rerun_with_another_thread_count_is_compared_within_the_band():
+    from nbsupport.grid import match_range_test
+
+    record, row = _stored_and_rerun(_v_curve(0), _v_curve(0))
+    assert match_range_test(record, row) == (True, True)
+    record["losses"] = json.dumps(_v_curve(0)[:-1] + [9.0])
+    assert match_range_test(record, row) == (True, False)  # on the same path one changed loss is a mismatch
+    threads = int(row["threads"])
+    for field, value in (("threads", str(threads + 1)), ("flush_to_zero", str(row["flush_to_zero"] != "True")),
+                         ("torch_version", "0.0.1")):
+        record, row = _stored_and_rerun(_v_curve(0), _v_curve(1), **{field: value})
+        assert match_range_test(record, row) == (False, True), field
+
+
+# -- a table that stores a run twice -----------------------------------------------------------------------------
+
+
+def test_a_table_that_stores_an_entry_twice_is_refused(tmp_path, capsys):
+    from nbsupport.grid import DamagedTableError, grid_state, grid_status
+
+    path = write_range_grid(tmp_path)
+    grid = load_grid(str(path))
+    table = tmp_path / "results" / "tiny_tests.csv"
+    config = grid.runs[0]
+    record = {c: "" for c in range_test_columns()}
+    record.update({"run_id": config.run_id, **vars(config), "losses": "[2.3]", "valid": "[]", "seconds": 1.0})
+    append_row(table, record, range_test_columns())
+    assert list(grid_state(grid).stored) == [config.run_id]
+    append_row(table, dict(record, seconds=2.0), range_test_columns())  # e.g. two hand-merged tables
+    with pytest.raises(DamagedTableError, match=f"run {config.run_id} is stored twice"):
+        grid_state(grid)
+    with pytest.raises(DamagedTableError, match="is stored twice"):
+        grid_status(str(path))
+    with pytest.raises(DamagedTableError, match="is stored twice"):
+        run_grid(str(path), progress=False)
+    assert table.read_text().count("\n") == 3  # nothing trained, nothing appended

@@ -1,12 +1,17 @@
-"""Every stored results table: readable, its rows match its grid, and one of its runs re-trains to its row."""
+"""Every stored results table: readable, its rows match its grid, its runs have their predictions, and one of
+its entries re-trains to its row (exactly on the row's floating-point path, within the band elsewhere)."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from nbsupport.fingerprint import FAKE_ENV_VAR
 from nbsupport.grid import grid_state, load_grid, load_results, table_kind
+from nbsupport.store import predictions_path, read_predictions
 from test_data import _real_mnist_or_skip
 
 TABLES = sorted((Path(__file__).parent.parent / "experiments" / "results").glob("*.csv"))
@@ -18,6 +23,23 @@ def test_table_is_whole_and_belongs_to_its_grid(table):
     assert df["run_id"].is_unique
     state = grid_state(load_grid(table.stem))
     assert not state.stale, f"rows no longer in the grid: {[r['run_id'] for r in state.stale]}"
+    assert not state.broken and state.damaged is None
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[t.stem for t in TABLES])
+def test_every_stored_run_has_its_predictions_on_5000_validation_and_10000_test_images(table):
+    df = load_results(table)
+    if df.attrs["store_schema"] == 1:
+        pytest.skip(f"{table.stem} was stored before schema 2 (no predictions yet); re-train it with "
+                    f"python -m nbsupport.grid run {table.stem}")
+    if table_kind(table).ENTRY == "range_test":
+        assert not (table.parent / table.stem).exists()
+        return
+    for row in df.itertuples():
+        arrays = read_predictions(predictions_path(table, row.run_id), 5_000, 10_000)
+        assert arrays["test_pred"].max() <= 9
+    finished = df[df.nan_step.isna()]
+    assert finished.test_acc.between(0, 1).all() and (finished.test_loss > 0).all()
 
 
 @pytest.mark.parametrize("table", TABLES, ids=[t.stem for t in TABLES])
@@ -29,7 +51,7 @@ def test_one_stored_run_retrains_to_its_row(table):
     """
     _real_mnist_or_skip()
     df = load_results(table)
-    if table_kind(table).name == "range_test":
+    if table_kind(table).ENTRY == "range_test":
         # A table of LR range tests: the cheapest test (about 2 s), which must repeat its curve.
         shortest = df.sort_values(["seconds", "run_id"])
     else:
@@ -42,3 +64,14 @@ def test_one_stored_run_retrains_to_its_row(table):
                            "--run-id", shortest.run_id.iloc[0]], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-> OK" in done.stdout
+
+
+def test_a_stored_entry_checks_within_the_band_on_a_machine_with_another_fingerprint():
+    """What a reader on another CPU model sees: the band rule, named, and a pass (a range test: about 2 s)."""
+    _real_mnist_or_skip()
+    df = load_results("lr_finder_tests").sort_values(["seconds", "run_id"])
+    env = {**os.environ, FAKE_ENV_VAR: json.dumps({"cpu_model": "AMD EPYC 9R14 (cpu family 25, model 17)"})}
+    done = subprocess.run([sys.executable, "-m", "nbsupport.grid", "check", "lr_finder_tests", "--run-id",
+                           df.run_id.iloc[0]], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rule: band:" in done.stdout and "-> OK" in done.stdout
