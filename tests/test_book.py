@@ -64,3 +64,39 @@ def test_colab_cell_does_nothing_outside_colab(capsys):
     namespace = {}
     exec(first, namespace)  # must neither install nor print anything here
     assert "subprocess" not in namespace and capsys.readouterr() == ("", "")
+
+
+def markdown_cells(path):
+    return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_opens_with_an_in_short_box(path):
+    # The title (after its target label), then at once the answer: question, answer, what to do.
+    first = markdown_cells(path)[0]
+    match = re.match(r"(\(\S+\)=\n)?# [^\n]+\n\n```\{admonition\} In short\n(.*?)\n```\n", first, re.S)
+    assert match, f"{path.name}: the title is not followed by an 'In short' box"
+    for part in ("**The question.**", "**The answer.**", "**What to do.**"):
+        assert part in match.group(2), f"{path.name}: the 'In short' box lacks {part}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_ends_with_three_or_four_exercises(path):
+    last = markdown_cells(path)[-1]
+    assert last.startswith("## Exercises\n"), f"{path.name}: the last cell is not the exercises"
+    assert 3 <= len(re.findall(r"^\d+\. \*\*", last, re.M)) <= 4, f"{path.name}: not 3 or 4 exercises"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_plumbing_is_in_one_collapsed_box(path):
+    boxes = [m for m in markdown_cells(path) if "{admonition} How we know" in m]
+    assert len(boxes) <= 1, f"{path.name}: more than one 'How we know' box"
+    for box in boxes:
+        assert re.search(r"```\{admonition\} How we know\n:class: dropdown\n", box), f"{path.name}: not collapsed"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_citations_are_parenthetical_or_textual(path):
+    # {cite} renders a bare label; {cite:p} and {cite:t} give the author-year forms.
+    for text in markdown_cells(path):
+        assert "{cite}`" not in text, f"{path.name}: use {{cite:p}} or {{cite:t}}, not {{cite}}"

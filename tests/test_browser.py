@@ -4,10 +4,17 @@ Builds the book (``jupyter-book build . -W``), serves ``_build/html`` on
 localhost and opens the intro and every chapter in Debian's Chromium driven by
 Playwright (never a downloaded browser). Full-page screenshots land in
 ``_build/screenshots/`` for a person to look at.
+
+The reading path is what shows at 1280 px with every toggle closed (figure
+code, collapsed cells, dropdowns): there each chapter must open with its
+"In short" box, no code or output block may scroll sideways, and a chapter may
+be at most ``MAX_READING_PX`` tall. The measured heights are written to
+``_build/screenshots/reading_path.json``.
 """
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -27,8 +34,12 @@ CHROMIUM = os.environ.get("NBSUPPORT_CHROMIUM", "/usr/bin/chromium")
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 PAGES = [TOC["root"]] + [ch["file"] for part in TOC["parts"] for ch in part["chapters"] if ch["file"] != "bibliography"]
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
-# The four numbered chapters each have figures and citations; the appendix has tables only.
+# The numbered chapters each have figures and citations; the appendix has tables only.
 NUMBERED = [p for p in CHAPTERS if re.match(r"notebooks/\d", p)]
+# At 1280 px, the "In short" box must start within the first screen of the page's main content,
+IN_SHORT_WITHIN_PX = 900
+# and a chapter's reading path (every toggle closed) is at most about 14 screens.
+MAX_READING_PX = 11_000
 
 
 def _need_browser():
@@ -165,6 +176,9 @@ def test_citations_link_to_the_bibliography(browser, site, path):
     entries = anchors_of(HTML / "bibliography.html")
     for a in cites:
         assert a.get_attribute("href").split("#")[1] in entries
+        # author-year ("Smith and Topin, 2017", or the year of "Smith [2015]"), not a label like "[ST17]"
+        text = a.text_content().strip()  # text_content: citations in a closed dropdown count too
+        assert re.search(r"\b(19|20)\d\d[a-z]?$", text), f"{path}: citation {text!r} is not author-year"
     page.close()
 
 
@@ -195,3 +209,124 @@ def test_math_is_typeset_by_the_bundled_mathjax(browser, site):
     assert page.query_selector_all("mjx-container"), "no typeset math on the momentum chapter"
     assert (HTML / "_static" / "mathjax" / "tex-chtml.js").exists()
     page.close()
+
+
+CLOSE_TOGGLES = """() => {
+    document.querySelectorAll('details[open]').forEach(d => d.removeAttribute('open'));
+    document.querySelectorAll('.admonition.toggle:not(.toggle-hidden) > .admonition-title button.toggle-button')
+        .forEach(b => b.click());
+}"""
+STILL_OPEN = """() => document.querySelectorAll('details[open], .admonition.toggle:not(.toggle-hidden)').length"""
+
+
+def close_every_toggle(page):
+    """Collapse every <details> (figure code, collapsed cells) and every dropdown admonition (sphinx-togglebutton)."""
+    page.evaluate(CLOSE_TOGGLES)
+    page.wait_for_timeout(100)
+    assert not page.evaluate(STILL_OPEN), "a toggle would not close"
+
+
+IN_SHORT = """() => {
+    const main = document.querySelector('main');
+    const box = [...main.querySelectorAll('.admonition')].find(a => {
+        const title = a.querySelector('.admonition-title');
+        return title && title.textContent.trim() === 'In short';
+    });
+    if (!box) return null;
+    return {top: box.getBoundingClientRect().top - main.getBoundingClientRect().top,
+            visible: box.checkVisibility() && box.innerText.trim().length > 'In short'.length,
+            collapsed: box.classList.contains('toggle')};
+}"""
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_chapter_opens_with_its_in_short_box(browser, site, path):
+    page, _ = open_page(browser, site, path)
+    close_every_toggle(page)
+    box = page.evaluate(IN_SHORT)
+    assert box, f"{path}: no 'In short' box"
+    assert box["visible"] and not box["collapsed"], f"{path}: the 'In short' box is collapsed or empty"
+    assert box["top"] <= IN_SHORT_WITHIN_PX, (
+        f"{path}: the 'In short' box starts {box['top']:.0f} px below the top of the page's content "
+        f"(at most {IN_SHORT_WITHIN_PX})")
+    page.close()
+
+
+SIDEWAYS = """() => {
+    const main = document.querySelector('main');
+    return [...main.querySelectorAll('pre, .pst-scrollable-table-container')]
+        .filter(el => el.checkVisibility() && el.scrollWidth > el.clientWidth + 1)
+        .map(el => {
+            const lines = el.innerText.split('\\n');
+            const widest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
+            const cell = el.closest('.cell');
+            const where = !cell ? 'prose' : el.closest('.cell_output') ? 'output' : 'code';
+            return {where, over: el.scrollWidth - el.clientWidth, chars: widest.length, widest: widest.slice(0, 90)};
+        });
+}"""
+
+
+def sideways_blocks(page):
+    """The visible code and output blocks (and tables) that scroll horizontally: what is cut off at the right."""
+    return page.evaluate(SIDEWAYS)
+
+
+def test_sideways_check_catches_a_wide_block(browser, site):
+    """The horizontal-scroll check itself: a visible wide line is reported, a collapsed one is not."""
+    probe = HTML / "_sideways_probe.html"
+    wide = "x" * 300
+    probe.write_text(f"<html><body><main style='width:600px'><pre style='overflow-x:auto'>{wide}</pre>"
+                     f"<details><summary>more</summary><pre style='overflow-x:auto'>{wide}</pre></details>"
+                     "<pre>short</pre></main></body></html>")
+    try:
+        page, _ = open_page(browser, site, "_sideways_probe")
+        found = sideways_blocks(page)
+        assert [f["chars"] for f in found] == [300]
+        page.close()
+    finally:
+        probe.unlink()
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_visible_code_or_output_scrolls_sideways(browser, site, path):
+    page, _ = open_page(browser, site, path)
+    close_every_toggle(page)
+    found = sideways_blocks(page)
+    page.close()
+    assert not found, f"{path}: {len(found)} visible block(s) scroll sideways at 1280 px:\n" + "\n".join(
+        f"  {f['where']}, {f['over']} px too wide, widest line {f['chars']} characters: {f['widest']!r}"
+        for f in found)
+
+
+READING_PATH = SHOTS / "reading_path.json"
+
+
+@pytest.mark.parametrize("path", CHAPTERS)
+def test_reading_path_fits(browser, site, path):
+    page, _ = open_page(browser, site, path)
+    close_every_toggle(page)
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    page.close()
+    heights = json.loads(READING_PATH.read_text()) if READING_PATH.exists() else {}
+    heights[path] = height
+    READING_PATH.write_text(json.dumps(heights, indent=1) + "\n")
+    assert height <= MAX_READING_PX, (
+        f"{path}: the reading path is {height} px at 1280 px with every toggle closed "
+        f"(at most {MAX_READING_PX}, {height - MAX_READING_PX} px too long)")
+
+
+def test_chapters_are_numbered_in_order(browser, site):
+    for number, path in enumerate(NUMBERED, start=1):
+        page, _ = open_page(browser, site, path)
+        title = page.inner_text("article h1").strip()  # main also holds a print-only h1
+        page.close()
+        assert title.startswith(f"{number}. "), f"{path}: title {title!r} is not numbered {number}"
+
+
+def test_bibliography_is_labelled_author_year(browser, site):
+    page, _ = open_page(browser, site, "bibliography")
+    labels = [e.inner_text().strip("[] \n") for e in page.query_selector_all("main .citation .label, main dt.label")]
+    page.close()
+    assert labels, "no bibliography labels"
+    for label in labels:
+        assert re.fullmatch(r".+, (19|20)\d\d[a-z]?", label), f"bibliography label {label!r} is not author-year"
