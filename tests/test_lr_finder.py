@@ -43,8 +43,11 @@ def test_divergence_stops_the_test_early():
     result = lr_range_test(model, optim, F.cross_entropy, train, start_lr=1e-3, end_lr=1e6,
                            num_steps=60, diverge_factor=2.0, progress=False)
     assert result.diverged and len(result.lrs) < 60
-    last = result.smoothed[-1]
-    assert not math.isfinite(last) or last > 2.0 * min(result.smoothed[:-1])
+    # It stops at the first smoothed loss above twice the best before it (here a finite one), not later.
+    smoothed = result.smoothed
+    assert all(math.isfinite(s) for s in smoothed)
+    assert smoothed[-1] > 2.0 * min(smoothed[:-1])
+    assert all(smoothed[k] <= 2.0 * min(smoothed[:k]) for k in range(1, len(smoothed) - 1))
 
 
 def test_model_optimizer_scheduler_and_rng_are_restored_exactly():
@@ -316,8 +319,12 @@ def test_without_diverge_factor_only_a_non_finite_loss_stops_the_test():
     model, optim, train, _ = setup_with_valid()
     result = lr_range_test(model, optim, F.cross_entropy, train, start_lr=1e-3, end_lr=1e6, num_steps=60,
                            diverge_factor=None, progress=False)
-    assert all(math.isfinite(s) for s in result.smoothed[:-1])
-    assert len(result.lrs) == 60 or (result.diverged and not math.isfinite(result.smoothed[-1]))
+    # Up to lr 1e6 AdamW blows the loss up to inf: the test runs on far past 4x (the default factor) its best
+    # smoothed loss, and stops at the first non-finite one, which it records.
+    assert result.diverged and len(result.lrs) < 60
+    assert all(math.isfinite(s) for s in result.smoothed[:-1]) and not math.isfinite(result.smoothed[-1])
+    assert not math.isfinite(result.losses[-1])
+    assert max(result.smoothed[:-1]) > 1e6 * min(result.smoothed)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -339,3 +346,49 @@ def test_bad_sweep_arguments_fail_before_training(kwargs, message):
     with pytest.raises(ValueError, match=message):
         lr_range_test(model, optim, F.cross_entropy, train, progress=False, **kwargs)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+# --- what the test suggests from when it stopped -------------------------------------------------------------------
+
+
+def scripted_range_test(losses, num_steps, **kwargs):
+    """``lr_range_test`` on a model whose loss at step k is ``losses[k]`` (no smoothing, smooth=1)."""
+    model, optim, train = setup()
+    calls = []
+
+    def loss_fn(out, y):
+        calls.append(1)
+        return out.sum() * 0.0 + losses[len(calls) - 1]
+
+    result = lr_range_test(model, optim, loss_fn, train, start_lr=1e-4, end_lr=1.0, num_steps=num_steps,
+                           smooth=1.0, progress=False, **kwargs)
+    assert len(calls) == len(result.lrs)
+    return result
+
+
+def test_a_stopped_test_suggests_from_every_point_but_the_one_it_stopped_at():
+    # The curve of test_suggestions_on_a_known_curve, then a NaN at step 9 of 12: the test stops there and
+    # suggests from the 8 points before it, whose answers are known by hand.
+    curve = [2.3, 2.3, 2.2, 1.6, 1.0, 0.8, 0.7, 0.9, math.nan]
+    result = scripted_range_test(curve + [0.5] * 3, num_steps=12)
+    lrs = exponential_lrs(1e-4, 1.0, 12)
+    assert result.diverged and len(result.lrs) == 9 and math.isnan(result.smoothed[-1])
+    assert result.smoothed[:8] == pytest.approx(curve[:8])  # smooth=1: the raw losses
+    assert result.suggestions == {"steepest": pytest.approx(lrs[3]), "minimum/10": pytest.approx(lrs[6] / 10),
+                                  "valley": pytest.approx(lrs[3])}
+    # Suggesting from the NaN too would answer differently: NumPy's argmin lands on the NaN.
+    with_stop = suggest_lrs(result.lrs, result.smoothed)
+    assert with_stop["minimum/10"] == pytest.approx(lrs[8] / 10) != result.suggestions["minimum/10"]
+
+
+def test_a_test_stopped_at_its_third_point_suggests_nothing_and_a_finite_stop_is_left_out_too():
+    # Two usable points are too few for suggest_lrs; with the stopping point there would be three.
+    result = scripted_range_test([2.0, 1.5, math.nan] + [1.0] * 7, num_steps=10)
+    assert result.diverged and len(result.lrs) == 3 and result.suggestions == {}
+    # A finite stop (30 > 4 x 1.0) at step 5: suggestions from the 4 points before it. By hand: the one-sided
+    # slope at 0 (-0.5 per step) is the steepest before the minimum at 3; the fall runs from 0 to 3.
+    result = scripted_range_test([2.0, 1.5, 1.2, 1.0] + [30.0] * 6, num_steps=10)
+    lrs = exponential_lrs(1e-4, 1.0, 10)
+    assert result.diverged and len(result.lrs) == 5 and result.smoothed[-1] == 30.0
+    assert result.suggestions == {"steepest": pytest.approx(lrs[0]), "minimum/10": pytest.approx(lrs[3] / 10),
+                                  "valley": pytest.approx(lrs[1])}

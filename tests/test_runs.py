@@ -4,10 +4,12 @@ import json
 import math
 
 import pytest
+import schedulefree
 import torch
 import torch.nn.functional as F
 
 from nbsupport import RunConfig, ScheduleFreeCallback, Trainer, lr_range_test, mnist_model, schedule_trace, train_run
+from nbsupport.data import TensorLoader
 from nbsupport.runs import SCHEDULES, record_columns
 from helpers import synthetic_loaders, synthetic_mnist
 
@@ -153,8 +155,7 @@ def test_schedules_have_the_documented_shapes():
     assert lr.index(max(lr)) == 59 and lr[119] == pytest.approx(4e-4, rel=0.05)  # back at the start by 60%
     lr, beta1 = schedule_trace(RunConfig(schedule="one_cycle", lr=0.01, momentum=0.9), T)
     assert set(beta1) == {0.9}
-    lr, _ = schedule_trace(RunConfig(schedule="schedule_free", lr=0.01), T)
-    assert lr[0] == pytest.approx(0.01 / 20) and lr[19:] == [0.01] * (T - 19)
+    # schedule_free: see test_schedule_free_warms_up_over_a_tenth_of_the_steps_in_the_optimizer_itself
 
 
 def test_train_run_returns_a_flat_record_with_every_column():
@@ -172,7 +173,10 @@ def test_train_run_returns_a_flat_record_with_every_column():
 def test_a_diverging_run_is_a_result_with_its_nan_step():
     config = RunConfig(schedule="constant", lr=1e6, optimizer="sgd", momentum=0.9, epochs=2, scaling="normalized")
     record = train_run(config, tiny_data(), progress=False)
-    assert record["nan_step"] is not None and record["nan_step"] >= 2
+    # lr 1e6 blows the loss up from step to step: the highest (averaged) loss is the last finite one, the step
+    # before the first non-finite loss
+    assert record["nan_step"] is not None and record["peak_step"] == record["nan_step"] - 1 >= 1
+    assert record["train_loss_epochs"] == "[]"  # it stopped within the first epoch of 4 steps
     assert math.isnan(record["val_acc"]) and math.isnan(record["final_loss_avg"])
 
 
@@ -237,3 +241,71 @@ def test_set_threads_returns_the_previous_count_so_it_can_be_restored():
     finally:
         set_threads(previous)
     assert torch.get_num_threads() == before
+
+
+# --- the step a run's loss became NaN at, and schedule-free AdamW's warm-up, read off what actually ran ---------
+
+
+@pytest.mark.parametrize("batch", [0, 2, 3])
+def test_nan_step_is_the_one_based_step_whose_batch_holds_a_nan_image(batch):
+    (xt, yt), valid = tiny_data()
+    config = RunConfig(schedule="constant", lr=1e-3, epochs=2, seed=1, scaling="normalized")
+    # Which images train_run's loader (shuffled with the run's seed) puts in each batch of the first epoch.
+    order = list(TensorLoader(torch.arange(len(xt)), yt, config.batch_size, shuffle=True, seed=config.seed))
+    assert len(order) == 4
+    xt = xt.clone()
+    xt[int(order[batch][0][5])] = math.nan  # one image of that batch, seen nowhere earlier in the run
+    record = train_run(config, ((xt, yt), valid), progress=False)
+    assert record["nan_step"] == batch + 1  # 1-based: the step whose loss was NaN, not the last good one
+    assert record["train_loss_epochs"] == "[]"
+    if batch == 0:
+        assert record["peak_step"] is None  # no step was logged
+    else:
+        assert 1 <= record["peak_step"] <= batch  # only the steps before it were logged
+    assert math.isnan(record["train_loss"]) and math.isnan(record["val_acc"])
+
+
+class RecordingScheduleFree(schedulefree.AdamWScheduleFree):
+    """AdamWScheduleFree that keeps every instance and the lr it applied at each step (its own ``scheduled_lr``)."""
+
+    built = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.applied = []
+        RecordingScheduleFree.built.append(self)
+
+    def step(self, closure=None):
+        loss = super().step(closure)
+        self.applied.append(self.param_groups[0]["scheduled_lr"])
+        return loss
+
+
+def test_schedule_free_warms_up_over_a_tenth_of_the_steps_in_the_optimizer_itself(monkeypatch):
+    from nbsupport.runs import build_optimizer
+
+    config = RunConfig(schedule="schedule_free", lr=0.01)
+    param = torch.nn.Parameter(torch.zeros(3))
+    optim = build_optimizer(config, [param], 200)
+    assert isinstance(optim, schedulefree.AdamWScheduleFree)
+    assert [g["warmup_steps"] for g in optim.param_groups] == [20]  # 10% of 200
+    optim.train()
+    applied = []
+    for _ in range(200):
+        param.grad = torch.ones_like(param)
+        optim.step()
+        applied.append(optim.param_groups[0]["scheduled_lr"])
+    # the lr it applies at step k (1-based) rises linearly, reaching 0.01 at step 20, and stays
+    assert applied == pytest.approx([0.01 * min(1.0, k / 20) for k in range(1, 201)])
+    assert applied[9] == pytest.approx(0.005) and applied[18] < 0.01 and applied[19:] == [0.01] * 181
+    # the chapters' tracer shows what the optimizer applies
+    assert schedule_trace(config, 200)[0] == pytest.approx(applied)
+
+    # train_run builds it the same way: 20 steps (640 images, batches of 32), a warm-up of 2
+    RecordingScheduleFree.built.clear()
+    monkeypatch.setattr(schedulefree, "AdamWScheduleFree", RecordingScheduleFree)
+    record = train_run(RunConfig(schedule="schedule_free", lr=0.003, epochs=1, scaling="normalized"),
+                       tiny_data(n_train=640), progress=False)
+    [used] = RecordingScheduleFree.built
+    assert record["steps_per_epoch"] == 20 and used.param_groups[0]["warmup_steps"] == 2
+    assert used.applied == pytest.approx([0.0015] + [0.003] * 19)

@@ -151,3 +151,30 @@ def test_progress_bar_shows_by_default_and_switches_off(capsys, monkeypatch):
         trainer.progress = progress
         trainer.run(epochs=1, train_loader=train)
         assert ("0/6" in capsys.readouterr().err) is shown
+
+
+def test_after_fit_is_sent_even_when_a_nan_loss_stops_training():
+    # Schedule-free AdamW switches to its averaged weights in after_fit: a run stopped by a NaN needs it too.
+    class Recorder(Callback):
+        def __init__(self):
+            self.events = []
+
+        def after_step(self, trainer):
+            self.events.append(("step", trainer.step))
+
+        def after_fit(self, trainer):
+            self.events.append("after_fit")
+
+    rec = Recorder()
+    trainer, _, train, _ = make_trainer(epochs=1, callbacks=[rec])
+    calls = []
+
+    def loss_fn(out, y):
+        calls.append(1)
+        loss = F.cross_entropy(out, y)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    trainer.loss_fn = loss_fn
+    with pytest.raises(FloatingPointError, match="at step 3"):
+        trainer.run(epochs=1, train_loader=train)
+    assert rec.events == [("step", 1), ("step", 2), "after_fit"]
