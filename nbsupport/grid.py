@@ -195,7 +195,16 @@ def load_results(name_or_path):
     for col in kind.INT_COLUMNS:
         df[col] = df[col].replace("", "-1").astype(int)
     df.attrs["store_schema"] = 1 if is_legacy_table(path, kind) else 2
+    df["grid"] = grid_of_table(path)  # not a column of the table: the grid whose predictions files these are
     return df
+
+
+def grid_of_table(path) -> str:
+    """The grid a table belongs to, as ``load_grid`` takes it: its name when it is one of the book's grids,
+    else the path of its grid file (``<folder>/<name>.py`` beside ``<folder>/results/<name>.csv``)."""
+    path = Path(path).resolve()
+    grid_file = path.parent.parent / f"{path.stem}.py"
+    return path.stem if grid_file == (repo_root() / EXPERIMENTS_DIR / grid_file.name) else str(grid_file)
 
 
 _labels_cache = {}
@@ -205,7 +214,7 @@ def load_predictions(name_or_path, run_id) -> dict:
     """A stored run's per-image arrays (``val_pred``, ``val_loss``, ``test_pred``, ``test_loss``) with the
     labels in the same order (``val_labels``, ``test_labels``; MNIST's, or from the grid's ``load_data``)."""
     path = Path(name_or_path)
-    grid = load_grid(path.stem if path.suffix == ".csv" else name_or_path)
+    grid = load_grid(grid_of_table(path) if path.suffix == ".csv" else name_or_path)
     if grid.load_data is None:
         if "mnist" not in _labels_cache:
             from .data import mnist_labels

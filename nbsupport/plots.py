@@ -330,3 +330,41 @@ def plot_calibration(truth, suggested, ax=None, title=None, families=None):
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue", "undecided": "tab:gray"}
+
+
+def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in test error (points)", scale=100.0):
+    """One line per comparison: its difference and 95% interval, a zero line and the equivalence margin shaded.
+
+    ``rows`` is a list of ``(label, result, verdict)`` with ``result`` a ``nbsupport.paired.PairedResult``
+    (A minus B: left of zero, A is lower); ``scale`` turns the metric into the axis unit (100: points).
+    Each interval is coloured by its verdict.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(rows)))
+    if margin:
+        ax.axvspan(-margin * scale, margin * scale, color="tab:blue", alpha=0.12, lw=0,
+                   label=f"equivalence margin (±{margin * scale:g})")
+    ax.axvline(0, color="black", lw=0.8)
+    for i, (label, result, verdict) in enumerate(rows):
+        y = len(rows) - 1 - i
+        color = VERDICT_COLORS[verdict]
+        ax.plot([result.low * scale, result.high * scale], [y, y], color=color, lw=2.5, solid_capstyle="butt")
+        ax.plot(result.diff * scale, y, "o", color=color, ms=6)
+        ax.annotate(verdict, (result.high * scale, y), xytext=(6, 0), textcoords="offset points",
+                    va="center", fontsize=9, color=color)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([label for label, _, _ in reversed(rows)])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    lo = min([r.low * scale for _, r, _ in rows] + [-(margin or 0) * scale])
+    hi = max([r.high * scale for _, r, _ in rows] + [(margin or 0) * scale])
+    pad = 0.25 * (hi - lo or 1.0)
+    ax.set_xlim(lo - pad, hi + 2 * pad)
+    ax.set_xlabel(xlabel)
+    if margin:
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
