@@ -1,15 +1,30 @@
-"""MNIST as the original page loads it: a seeded 55,000/5,000 split, batch size 32.
+"""The runs' data sets, loaded as the original page loads MNIST: a seeded 55,000/5,000 split, batch size 32.
 
-Where the files come from, in order: the ``root`` argument, the folder named
-by the environment variable ``NBSUPPORT_DATA``, then ``data/`` at the
-repository root. Each is a folder that holds ``MNIST/raw/``. If none holds the
-files, torchvision downloads them into the first one.
+``DATASETS`` are ``"mnist"`` (the page's) and ``"fashion_mnist"`` (Xiao et al. 2017: the same format and
+size, ten classes of clothing). Each has the page's two input scalings and its 10,000 test images; the
+generic entry points are ``dataset_tensors``, ``dataset_test_tensors``, ``dataset_labels`` and
+``dataset_loaders``; the ``mnist_*`` functions are MNIST's, unchanged.
+
+Where MNIST's files come from, in order: the ``root`` argument, the folder named by the environment
+variable ``NBSUPPORT_DATA``, then ``data/`` at the repository root. Each is a folder that holds
+``MNIST/raw/``. If none holds the files, torchvision downloads them into the first one.
+
+Fashion-MNIST is searched in ``<folder>/FashionMNIST/raw/`` of the same folders, then in the Debian
+package's folder ``/usr/share/datasets/fashion-mnist/`` (``apt-get install dataset-fashion-mnist``);
+if none holds the four files, torchvision downloads them into the first folder's ``FashionMNIST/raw/``.
+Its idx files (``.gz`` or extracted) are read here with gzip and NumPy, not by torchvision: torchvision
+would extract the ``.gz`` files next to themselves, which fails in the read-only package folder, and
+copying them into a cache would make the checkout's state part of where the data came from. Reading
+them in place writes nothing.
 """
 
+import functools
+import gzip
 import math
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset, random_split
 from torchvision import datasets, transforms
@@ -17,8 +32,17 @@ from torchvision import datasets, transforms
 ENV_VAR = "NBSUPPORT_DATA"
 SPLIT = (55_000, 5_000)
 SPLIT_SEED = 42
+TEST_SIZE = 10_000
+DATASETS = ("mnist", "fashion_mnist")
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+# Over the 60,000 training images of the files, pixels in [0, 1] (tests/test_data.py recomputes them):
+# 0.28604060, 0.35302424.
+FASHION_MNIST_MEAN, FASHION_MNIST_STD = 0.2860, 0.3530
+NORMALIZATION = {"mnist": (MNIST_MEAN, MNIST_STD), "fashion_mnist": (FASHION_MNIST_MEAN, FASHION_MNIST_STD)}
 SCALINGS = ("page", "normalized")
+FASHION_MNIST_FOLDER = "FashionMNIST"  # torchvision's: <folder>/FashionMNIST/raw/
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
+DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 RAW_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -27,8 +51,16 @@ RAW_FILES = (
 )
 
 
-class MNISTNotFoundError(FileNotFoundError):
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set is in none of the folders searched and could not be downloaded."""
+
+
+class MNISTNotFoundError(DatasetNotFoundError):
     """MNIST is in none of the data folders and could not be downloaded."""
+
+
+class FashionMNISTNotFoundError(DatasetNotFoundError):
+    """Fashion-MNIST is in none of the data folders (nor the Debian package's) and could not be downloaded."""
 
 
 def repo_root() -> Path:
@@ -83,21 +115,30 @@ def _mnist(root=None, *, train: bool, transform=None, download: bool = True):
     )
 
 
-def _check_scaling(scaling):
+def _check_dataset(dataset):
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset={dataset!r} is not allowed; use one of {DATASETS}")
+
+
+def _check_scaling(scaling, dataset="mnist"):
     if scaling not in SCALINGS:
+        mean, std = NORMALIZATION.get(dataset, NORMALIZATION["mnist"])
         raise ValueError(
             f"scaling must be one of {SCALINGS}: 'page' is ToTensor() then /255 "
             f"(inputs in [0, 1/255]) as on the original page, 'normalized' is "
-            f"(x - {MNIST_MEAN}) / {MNIST_STD}; got {scaling!r}"
+            f"(x - {mean}) / {std}; got {scaling!r}"
         )
 
 
-def page_transform(scaling: str):
-    """The torchvision transform for a scaling: the page's ``ToTensor()`` then ``/255``, or the usual normalization."""
-    _check_scaling(scaling)
+def page_transform(scaling: str, dataset: str = "mnist"):
+    """The torchvision transform for a scaling: the page's ``ToTensor()`` then ``/255``, or the usual
+    normalization with ``dataset``'s own mean and std."""
+    _check_dataset(dataset)
+    _check_scaling(scaling, dataset)
     if scaling == "page":
         return transforms.Compose([transforms.ToTensor(), transforms.Lambda(lambda x: x / 255)])
-    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
+    mean, std = NORMALIZATION[dataset]
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((mean,), (std,))])
 
 
 def split_indices(n: int = sum(SPLIT)):
@@ -113,13 +154,16 @@ def mnist_datasets(root=None, *, scaling: str, download: bool = True):
     return Subset(ds, train_idx), Subset(ds, valid_idx)
 
 
-def scale_images(images: torch.Tensor, scaling: str) -> torch.Tensor:
-    """uint8 images (N, 28, 28) to float (N, 1, 28, 28), bit-identical to the torchvision transform."""
-    _check_scaling(scaling)
+def scale_images(images: torch.Tensor, scaling: str, dataset: str = "mnist") -> torch.Tensor:
+    """uint8 images (N, 28, 28) to float (N, 1, 28, 28), bit-identical to the torchvision transform
+    (``"normalized"`` with ``dataset``'s own mean and std)."""
+    _check_dataset(dataset)
+    _check_scaling(scaling, dataset)
     x = images.unsqueeze(1).to(torch.float32).div(255)
     if scaling == "page":
         return x / 255
-    return x.sub(MNIST_MEAN).div(MNIST_STD)
+    mean, std = NORMALIZATION[dataset]
+    return x.sub(mean).div(std)
 
 
 def mnist_tensors(root=None, *, scaling: str, download: bool = True):
@@ -148,6 +192,136 @@ def mnist_labels(root=None, *, download: bool = True):
     _, valid_idx = split_indices(len(train))
     test = _mnist(root, train=False, download=download)
     return train.targets[torch.tensor(valid_idx)].numpy(), test.targets.numpy()
+
+
+# -- Fashion-MNIST and the data sets by name ------------------------------------------------------------
+
+def fashion_mnist_dirs(root=None) -> list:
+    """The folders searched for Fashion-MNIST's four files, in order: ``<folder>/FashionMNIST/raw/`` of
+    each of ``candidate_dirs(root)``, then the Debian package's folder."""
+    dirs = [folder / FASHION_MNIST_FOLDER / "raw" for folder in candidate_dirs(root)]
+    dirs.append(Path(DEBIAN_FASHION_MNIST_DIR))
+    return list(dict.fromkeys(dirs))
+
+
+def _idx_file(folder: Path, name: str):
+    """``folder/name`` or ``folder/name.gz``, whichever is a file (the extracted one first), else None."""
+    for path in (folder / name, folder / f"{name}.gz"):
+        if path.is_file():
+            return path
+    return None
+
+
+def read_idx(path) -> np.ndarray:
+    """An idx file of unsigned bytes (``.gz`` or extracted) as a read-only uint8 array of its shape.
+
+    Read once per file version (path, size and modification time): the four Fashion-MNIST files stay cached.
+    """
+    path = Path(path)
+    stat = path.stat()
+    return _read_idx_cached(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_idx_cached(path: str, size: int, mtime_ns: int) -> np.ndarray:
+    try:
+        with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path} could not be read: {type(exc).__name__}: {exc}") from exc
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path} is not an idx file of unsigned bytes (it starts with {data[:4].hex()!r})")
+    header = 4 + 4 * data[3]
+    dims = tuple(int(d) for d in np.frombuffer(data[4:header], dtype=">i4"))
+    if len(dims) != data[3] or len(data) - header != math.prod(dims):
+        raise ValueError(f"{path} is truncated or damaged: its header says {dims}, it holds "
+                         f"{len(data) - header} bytes of data")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)  # read-only: bytes back it
+
+
+def _fashion_mnist_folder(root=None, *, download: bool = True) -> Path:
+    """The first folder of ``fashion_mnist_dirs(root)`` with the four files, else where they were downloaded."""
+    folders = fashion_mnist_dirs(root)
+    found = next((f for f in folders if all(_idx_file(f, name) for name in RAW_FILES)), None)
+    if found is not None:
+        return found
+    target = candidate_dirs(root)[0]
+    reason = "download=False"
+    if download:
+        try:
+            datasets.FashionMNIST(target, train=True, download=True)
+            return target / FASHION_MNIST_FOLDER / "raw"
+        except (RuntimeError, OSError) as exc:  # torchvision wraps URL errors in RuntimeError
+            reason = f"the download failed ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+    looked = "\n".join(f"  {f}" for f in folders)
+    raise FashionMNISTNotFoundError(
+        f"Fashion-MNIST was not found and {reason}. Looked for the four files {', '.join(RAW_FILES)} "
+        f"(or their .gz) in:\n{looked}\n"
+        f"Install the Debian package {DEBIAN_PACKAGE} (apt-get install -y {DEBIAN_PACKAGE}, which puts them "
+        f"in {DEBIAN_FASHION_MNIST_DIR}/), or put them in one of these folders, or set {ENV_VAR} to a folder "
+        f"that holds {FASHION_MNIST_FOLDER}/raw/, or pass root=... ; with internet access, download=True "
+        f"fetches them."
+    )
+
+
+def _fashion_mnist(root=None, *, train: bool, download: bool = True):
+    """Fashion-MNIST's training (60,000) or test (10,000) images and labels: uint8 (N, 28, 28), int64 (N,)."""
+    folder = _fashion_mnist_folder(root, download=download)
+    prefix = "train" if train else "t10k"
+    images = read_idx(_idx_file(folder, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_idx_file(folder, f"{prefix}-labels-idx1-ubyte"))
+    n = sum(SPLIT) if train else TEST_SIZE
+    if images.shape != (n, 28, 28) or labels.shape != (n,) or labels.max() > 9:
+        raise ValueError(f"{folder}: the {prefix} files are not Fashion-MNIST's: expected {n} images of "
+                         f"28x28 and {n} labels 0-9, got images {images.shape} and labels {labels.shape}")
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def _images_and_labels(dataset, root=None, *, train: bool, download: bool = True):
+    if dataset == "fashion_mnist":
+        return _fashion_mnist(root, train=train, download=download)
+    ds = _mnist(root, train=train, download=download)
+    return ds.data, ds.targets.clone()
+
+
+def dataset_tensors(dataset: str, root=None, *, scaling: str, download: bool = True):
+    """A data set's seeded 55,000/5,000 split as in-memory tensors ``((x_train, y_train), (x_valid, y_valid))``.
+
+    ``dataset`` is one of ``DATASETS``; the split is the same indices for every data set (``split_indices``),
+    and ``"normalized"`` uses the data set's own mean and std (``NORMALIZATION``). ``"mnist"`` is
+    ``mnist_tensors``.
+    """
+    _check_dataset(dataset)
+    _check_scaling(scaling, dataset)
+    if dataset == "mnist":
+        return mnist_tensors(root, scaling=scaling, download=download)
+    images, y = _images_and_labels(dataset, root, train=True, download=download)
+    x = scale_images(images, scaling, dataset)
+    train_idx, valid_idx = (torch.tensor(i) for i in split_indices(len(images)))
+    return (x[train_idx], y[train_idx]), (x[valid_idx], y[valid_idx])
+
+
+def dataset_test_tensors(dataset: str, root=None, *, scaling: str, download: bool = True):
+    """A data set's 10,000 test images ``(x_test, y_test)``, in the test file's order (``"mnist"``:
+    ``mnist_test_tensors``). Nothing in the book is chosen on them: they score the stored runs' predictions."""
+    _check_dataset(dataset)
+    _check_scaling(scaling, dataset)
+    if dataset == "mnist":
+        return mnist_test_tensors(root, scaling=scaling, download=download)
+    images, y = _images_and_labels(dataset, root, train=False, download=download)
+    return scale_images(images, scaling, dataset), y
+
+
+def dataset_labels(dataset: str, root=None, *, download: bool = True):
+    """``(valid_labels, test_labels)`` of a data set as NumPy arrays, in the order of a stored run's
+    predictions file (``"mnist"``: ``mnist_labels``)."""
+    _check_dataset(dataset)
+    if dataset == "mnist":
+        return mnist_labels(root, download=download)
+    _, train_labels = _images_and_labels(dataset, root, train=True, download=download)
+    _, valid_idx = split_indices(len(train_labels))
+    _, test_labels = _images_and_labels(dataset, root, train=False, download=download)
+    return train_labels[torch.tensor(valid_idx)].numpy(), test_labels.numpy()
 
 
 class TensorLoader:
@@ -217,4 +391,19 @@ def mnist_loaders(root=None, *, scaling: str, batch_size: int = 32, seed: int = 
         DataLoader(train, batch_size=batch_size, shuffle=True,
                    generator=torch.Generator().manual_seed(seed)),
         DataLoader(valid, batch_size=batch_size, shuffle=False),
+    )
+
+
+def dataset_loaders(dataset: str, root=None, *, scaling: str, batch_size: int = 32, seed: int = 0,
+                    download: bool = True, memory_format=None):
+    """In-memory train and valid ``TensorLoader``s of a data set's split, train shuffled with a seeded
+    generator: ``mnist_loaders(..., in_memory=True)`` for any of ``DATASETS``."""
+    _check_dataset(dataset)
+    _check_scaling(scaling, dataset)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    (xt, yt), (xv, yv) = dataset_tensors(dataset, root, scaling=scaling, download=download)
+    return (
+        TensorLoader(xt, yt, batch_size, shuffle=True, seed=seed, memory_format=memory_format),
+        TensorLoader(xv, yv, batch_size, shuffle=False, memory_format=memory_format),
     )

@@ -210,17 +210,30 @@ def grid_of_table(path) -> str:
 _labels_cache = {}
 
 
+def _stored_dataset(grid, run_id) -> str:
+    """The data set of a stored run: from the grid's entries, else from its row (a schema-1 row: MNIST)."""
+    config = next((c for c in grid.runs if c.run_id == run_id), None)
+    if config is not None:
+        return config.dataset
+    row = next((r for r in read_table(grid.results_path, grid.kind)[0] if r["run_id"] == run_id), None)
+    if row is None:
+        raise KeyError(f"run {run_id} is not stored in {grid.results_path}")
+    return row.get("dataset") or "mnist"
+
+
 def load_predictions(name_or_path, run_id) -> dict:
     """A stored run's per-image arrays (``val_pred``, ``val_loss``, ``test_pred``, ``test_loss``) with the
-    labels in the same order (``val_labels``, ``test_labels``; MNIST's, or from the grid's ``load_data``)."""
+    labels in the same order (``val_labels``, ``test_labels``; those of the run's data set, or from the grid's
+    ``load_data``)."""
     path = Path(name_or_path)
     grid = load_grid(grid_of_table(path) if path.suffix == ".csv" else name_or_path)
     if grid.load_data is None:
-        if "mnist" not in _labels_cache:
-            from .data import mnist_labels
+        dataset = _stored_dataset(grid, run_id)
+        if dataset not in _labels_cache:
+            from .data import dataset_labels
 
-            _labels_cache["mnist"] = mnist_labels()
-        val_labels, test_labels = _labels_cache["mnist"]
+            _labels_cache[dataset] = dataset_labels(dataset)
+        val_labels, test_labels = _labels_cache[dataset]
     else:
         row = next((r for r in read_table(grid.results_path, grid.kind)[0] if r["run_id"] == run_id), None)
         if row is None:

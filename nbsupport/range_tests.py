@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import SCALINGS, TensorLoader, mnist_tensors
+from .data import SCALINGS, TensorLoader, dataset_tensors
 from .fingerprint import match_rule
 from .lr_finder import (MODES, SmoothedStop, exponential_lrs, fastai_suggestions, lightning_suggestion,
                         linear_lrs, lr_range_test, suggest_lrs)
@@ -187,13 +187,15 @@ def _run_torch_lr_finder(config, xt, yt):
 def run_range_test(config: RangeTestConfig, data=None, *, progress=None) -> dict:
     """Run ``config`` and return its flat record (columns: ``range_test_columns()``).
 
+    ``data`` is ``((x_train, y_train), (x_valid, y_valid))``; by default the config's data set in its scaling.
+
     ``losses`` (JSON) holds the loss of each step taken: raw for ``tool="nbsupport"``, the last one possibly
     non-finite (where the test stopped); torch-lr-finder's smoothed loss for ``tool="torch_lr_finder"``.
     ``valid`` (JSON) holds the evaluations: ``step``, ``lr``, ``loss``, ``accuracy``.
     """
     if not isinstance(config, RangeTestConfig):
         raise TypeError(f"config must be a RangeTestConfig, got {type(config).__name__}")
-    (xt, yt), (xv, yv) = data if data is not None else mnist_tensors(scaling=config.scaling)
+    (xt, yt), (xv, yv) = data if data is not None else dataset_tensors(config.dataset, scaling=config.scaling)
     seed_everything(config.seed)
     start = time.perf_counter()
     if config.tool == "torch_lr_finder":

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 import numbers
 
 from .callbacks import ScheduleFreeCallback, SchedulerStatsCallback
-from .data import SCALINGS, TensorLoader, mnist_tensors, mnist_test_tensors, repo_root
+from .data import DATASETS, SCALINGS, TensorLoader, dataset_tensors, dataset_test_tensors, repo_root
 from .fingerprint import FINGERPRINT_COLUMNS, fingerprint, match_rule
 from .models import ACTIVATIONS, mnist_model
 from .repro import seed_everything
@@ -37,7 +37,6 @@ from .training import Trainer
 OPTIMIZERS = ("adamw", "sgd")
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.01, "sgd": 0.0}  # PyTorch's defaults
 INITS = ("default", "lecun")
-DATASETS = ("mnist",)
 CYCLED = "cycled"
 
 
@@ -232,9 +231,13 @@ class RunConfig(StoredConfig):
                 f"/{self.init} {self.scaling} {self.epochs}ep seed={self.seed}")
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=2)  # one data set's two scalings: about 190 MB each
+def _dataset_cached(dataset, scaling):
+    return dataset_tensors(dataset, scaling=scaling)
+
+
 def _mnist_cached(scaling):
-    return mnist_tensors(scaling=scaling)
+    return _dataset_cached("mnist", scaling)
 
 
 def build_optimizer(config, params, total_steps):
@@ -299,20 +302,26 @@ def per_image(model, x, y, device="cpu", batch_size=1000):
 
 
 def _dataset_tensors(config):
-    (xt, yt), (xv, yv) = _mnist_cached(config.scaling)
-    return (xt, yt), (xv, yv), _mnist_test_cached(config.scaling)
+    """The default data of a run: its data set's split and test images, in its scaling."""
+    (xt, yt), (xv, yv) = _dataset_cached(config.dataset, config.scaling)
+    return (xt, yt), (xv, yv), _dataset_test_cached(config.dataset, config.scaling)
 
 
 @functools.lru_cache(maxsize=2)
+def _dataset_test_cached(dataset, scaling):
+    return dataset_test_tensors(dataset, scaling=scaling)
+
+
 def _mnist_test_cached(scaling):
-    return mnist_test_tensors(scaling=scaling)
+    return _dataset_test_cached("mnist", scaling)
 
 
 def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verbose=False) -> dict:
     """Train ``config`` and return its flat record (see ``record_columns()`` for the fields).
 
     ``data`` is ``((x_train, y_train), (x_valid, y_valid))`` or the same with a third pair
-    ``(x_test, y_test)``; by default MNIST with the config's scaling, its 10,000 test images included.
+    ``(x_test, y_test)``; by default the config's data set (``dataset``: MNIST or Fashion-MNIST) with the
+    config's scaling, its 10,000 test images included.
     Runs train on the CPU by default, where a seeded run is reproducible on the same floating-point path
     (``nbsupport.fingerprint``). A run whose loss becomes NaN or infinite is a result too: ``nan_step`` is
     set and the later metrics are NaN.

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from nbsupport import RunConfig, mnist_model, train_run
-from nbsupport.experiments import adam_direction_rms, probe_run, unit_activity
+from nbsupport.probes import adam_direction_rms, probe_run, unit_activity
 from helpers import synthetic_mnist
 
 
@@ -103,7 +103,7 @@ def test_probe_run_refuses_steps_outside_the_run():
 
 
 def test_step_times_returns_one_positive_time_per_activation():
-    from nbsupport.experiments import step_times
+    from nbsupport.probes import step_times
 
     x, y = synthetic_mnist(64)
     times = step_times(["selu", "relu"], x, y, steps=2, repeats=2)

@@ -27,7 +27,7 @@ def tiny_data(n_train=128, n_valid=32, seed=0):
     ("lr", float("nan"), "must be a finite number > 0"),
     ("lr", float("inf"), "must be a finite number > 0"),
     ("momentum", False, "'cycled' or a number in \\[0, 1\\)"),
-    ("dataset", "cifar10", "use one of \\('mnist',\\)"),
+    ("dataset", "cifar10", "use one of \\('mnist', 'fashion_mnist'\\)"),
     ("momentum", 1.0, "'cycled' or a number in \\[0, 1\\)"),
     ("momentum", -0.1, "'cycled' or a number in \\[0, 1\\)"),
     ("momentum", "fast", "'cycled' or a number in \\[0, 1\\)"),
@@ -309,3 +309,73 @@ def test_schedule_free_warms_up_over_a_tenth_of_the_steps_in_the_optimizer_itsel
     [used] = RecordingScheduleFree.built
     assert record["steps_per_epoch"] == 20 and used.param_groups[0]["warmup_steps"] == 2
     assert used.applied == pytest.approx([0.0015] + [0.003] * 19)
+
+
+# -- the dataset field: Fashion-MNIST ---------------------------------------------------------------------
+
+def test_a_fashion_mnist_run_has_its_own_id_and_mnist_ids_are_unchanged():
+    from nbsupport.range_tests import RangeTestConfig
+
+    assert RunConfig(dataset="mnist").run_id == RunConfig().run_id == "d79965946d3d"
+    fashion = RunConfig(dataset="fashion_mnist")
+    assert fashion.run_id != RunConfig().run_id
+    assert RunConfig.from_record({**vars(fashion)}) == fashion
+    assert RunConfig.from_record({**vars(fashion)}).run_id == fashion.run_id
+    assert RangeTestConfig(dataset="mnist").run_id == RangeTestConfig().run_id
+    assert RangeTestConfig(dataset="fashion_mnist").run_id != RangeTestConfig().run_id
+
+
+def test_an_unknown_dataset_is_refused_listing_mnist_and_fashion_mnist():
+    from nbsupport.range_tests import RangeTestConfig
+
+    for kind in (RunConfig, RangeTestConfig):
+        with pytest.raises(ValueError, match="dataset='cifar10' is not allowed; use one of "
+                                             "\\('mnist', 'fashion_mnist'\\)"):
+            kind(dataset="cifar10")
+
+
+def test_the_default_data_of_a_fashion_mnist_run_is_fashion_mnist():
+    from nbsupport import runs
+    from nbsupport.data import DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST_MEAN, dataset_labels
+
+    if not (DEBIAN_FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the Debian package dataset-fashion-mnist is not installed")
+    try:
+        (xt, yt), (xv, yv), (xtest, ytest) = runs._dataset_tensors(RunConfig(dataset="fashion_mnist", scaling="page"))
+        assert (len(xt), len(xv), len(xtest)) == (55_000, 5_000, 10_000)
+        val_labels, test_labels = dataset_labels("fashion_mnist")
+        assert (yv.numpy() == val_labels).all() and (ytest.numpy() == test_labels).all()
+        assert xt[:1000].mean().item() * 255 == pytest.approx(FASHION_MNIST_MEAN, abs=0.01)  # MNIST's is 0.1307
+        assert runs._dataset_cached.cache_info().currsize == 1
+    finally:
+        runs._dataset_cached.cache_clear()
+        runs._dataset_test_cached.cache_clear()
+
+
+class _DefaultData(Exception):
+    pass
+
+
+def test_train_run_and_run_range_test_take_their_default_data_from_the_configs_dataset(monkeypatch):
+    from nbsupport import range_tests, runs
+
+    asked = []
+
+    def record(*args, **kwargs):
+        asked.append((args, kwargs))
+        raise _DefaultData
+
+    monkeypatch.setattr(runs, "_dataset_tensors", record)
+    config = RunConfig(dataset="fashion_mnist", scaling="normalized", epochs=1)
+    with pytest.raises(_DefaultData):
+        train_run(config, progress=False)
+    assert asked == [((config,), {})]
+    monkeypatch.setattr(runs, "dataset_tensors", record)
+    monkeypatch.setattr(runs, "dataset_test_tensors", record)
+    with pytest.raises(_DefaultData):
+        runs._dataset_cached.__wrapped__("fashion_mnist", "page")
+    assert asked[-1] == (("fashion_mnist",), {"scaling": "page"})
+    monkeypatch.setattr(range_tests, "dataset_tensors", record)
+    with pytest.raises(_DefaultData):
+        range_tests.run_range_test(range_tests.RangeTestConfig(dataset="fashion_mnist", scaling="normalized"))
+    assert asked[-1] == (("fashion_mnist",), {"scaling": "normalized"})

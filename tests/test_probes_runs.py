@@ -79,7 +79,7 @@ def test_warmup_overlay_figure():
 
 
 def test_loss_spike_finds_stall_spike_and_noise_on_a_known_curve():
-    from nbsupport.experiments import loss_spike
+    from nbsupport.probes import loss_spike
 
     steps, peak = 400, 150
     avg = [2.0 - i * 0.01 for i in range(100)] + [1.0 + (i - 100) * 0.05 for i in range(100, 160)]

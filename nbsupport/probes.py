@@ -1,4 +1,8 @@
-"""One seeded one-cycle training run, the unit of every comparison in the chapters."""
+"""Probes and one-off measurements the chapters make live: a one-cycle run with its logs (``train_one_cycle``),
+the loss spike, layer activity, Adam's step size, step times.
+
+(Stored grids of runs are ``nbsupport.runs`` and ``nbsupport.grid``; the grid definitions themselves live in the
+top-level ``experiments/`` folder.)"""
 
 import math
 import time
