@@ -417,7 +417,8 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
     after every ``eval_every`` optimizer steps; the records are in ``valid``.
 
     Afterwards the model, the optimizer,
-    the scheduler (if given) and torch's RNG are restored exactly, so the test
+    the scheduler (if given) and torch's RNG (the CPU's and, when CUDA is in use, every GPU's) are restored
+    exactly, so the test
     can run before real training without changing it. The loader's own
     shuffling generator does advance.
     """
@@ -427,6 +428,8 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
     saved_optim = copy.deepcopy(optim.state_dict())
     saved_sched = copy.deepcopy(scheduler.state_dict()) if scheduler is not None else None
     saved_rng = torch.get_rng_state()
+    # Dropout on a GPU draws from the CUDA generators: restore those too, or "restored exactly" fails there.
+    saved_cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() or device.type == "cuda" else None
     was_training = model.training
 
     lrs = (linear_lrs if mode == "linear" else exponential_lrs)(start_lr, end_lr, num_steps)
@@ -460,6 +463,8 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
         if scheduler is not None:
             scheduler.load_state_dict(saved_sched)
         torch.set_rng_state(saved_rng)
+        if saved_cuda_rng is not None:
+            torch.cuda.set_rng_state_all(saved_cuda_rng)
         model.train(was_training)
         optim.zero_grad(set_to_none=True)
     usable = len(smoothed) - 1 if diverged else len(smoothed)

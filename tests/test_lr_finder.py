@@ -392,3 +392,17 @@ def test_a_test_stopped_at_its_third_point_suggests_nothing_and_a_finite_stop_is
     assert result.diverged and len(result.lrs) == 5 and result.smoothed[-1] == 30.0
     assert result.suggestions == {"steepest": pytest.approx(lrs[0]), "minimum/10": pytest.approx(lrs[3] / 10),
                                   "valley": pytest.approx(lrs[1])}
+
+
+def test_the_cuda_random_state_is_restored_too_when_cuda_is_in_use(monkeypatch):
+    """Dropout on a GPU draws from the CUDA generators; the test must put them back as well (checked here with
+    a stand-in for CUDA, since the test machines have none)."""
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: ["cuda state before"])
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", restored.append)
+    train, _ = synthetic_loaders(n_train=64)
+    model = tiny_model()
+    lr_range_test(model, torch.optim.AdamW(model.parameters()), F.cross_entropy, train, num_steps=5,
+                  device="cpu", progress=False)
+    assert restored == [["cuda state before"]]

@@ -75,3 +75,31 @@ def test_a_stored_entry_checks_within_the_band_on_a_machine_with_another_fingerp
                            df.run_id.iloc[0]], capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rule: band:" in done.stdout and "-> OK" in done.stdout
+
+
+SELF_CHECKS = ("page_seeds", "page_lower_peak", "momentum_adamw")
+
+
+@pytest.mark.parametrize("name", SELF_CHECKS)
+def test_a_configuration_against_itself_with_other_seeds_is_not_called_different(name):
+    """The paired comparison on stored predictions: seeds 0-1 of a configuration against seeds 3-4 of the same
+    configuration (paired by position) must not be called better or worse, in error or in loss."""
+    import numpy as np
+
+    from nbsupport.grid import load_predictions
+    from nbsupport.paired import paired_compare
+
+    df = load_results(name)
+    if df.attrs["store_schema"] == 1:
+        pytest.skip(f"{name} has no predictions yet")
+    config_cols = [c for c in ("schedule", "lr", "momentum", "optimizer", "activation", "scaling") if c in df]
+    for _, group in df.groupby(config_cols):
+        if set(group.seed) < {0, 1, 3, 4}:
+            continue
+        preds = {s: load_predictions(name, group[group.seed == s].run_id.iloc[0]) for s in (0, 1, 3, 4)}
+        stack = lambda seeds, key: np.stack([preds[s][key] for s in seeds])  # noqa: E731
+        labels = preds[0]["test_labels"]
+        err = paired_compare(stack((0, 1), "test_pred"), stack((3, 4), "test_pred"), labels)
+        loss = paired_compare(a_loss=stack((0, 1), "test_loss").astype(float),
+                              b_loss=stack((3, 4), "test_loss").astype(float), metric="loss")
+        assert err.verdict == "undecided" and loss.verdict == "undecided", (err, loss)
