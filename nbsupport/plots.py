@@ -364,7 +364,7 @@ def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in te
     ax.set_xlim(lo - pad, hi + 2 * pad)
     ax.set_xlabel(xlabel)
     if margin:
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        ax.legend(loc="best", fontsize=8, frameon=False)
     if title:
         ax.set_title(title)
     return ax

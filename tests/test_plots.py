@@ -127,3 +127,22 @@ def pytest_approx(x):
     import pytest
 
     return pytest.approx(x, abs=1e-12)
+
+
+def test_plot_forest_draws_one_interval_per_comparison_with_the_margin_and_verdicts():
+    import numpy as np
+
+    from nbsupport.paired import MARGIN_ERROR, compare_scores
+    from nbsupport.plots import plot_forest
+
+    rng = np.random.default_rng(0)
+    base = (rng.random((3, 2000)) < 0.02).astype(float)
+    worse = np.maximum(base, (rng.random((3, 2000)) < 0.03).astype(float))
+    rows = [(name, r, r.verdict) for name, r in
+            (("same", compare_scores(base, base.copy())), ("worse", compare_scores(worse, base)))]
+    ax = plot_forest(rows, margin=MARGIN_ERROR)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["worse", "same"]
+    assert [t.get_text() for t in ax.texts] == [r.verdict for _, r, _ in rows]
+    lo, hi = ax.get_xlim()
+    assert lo <= 100 * min(r.low for _, r, _ in rows) and hi >= 100 * max(r.high for _, r, _ in rows)
+    assert len(ax.patches) == 1  # the shaded margin

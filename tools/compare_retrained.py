@@ -11,7 +11,7 @@ METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
 def compare(name):
-    grid = load_grid(name)
+    grid = load_grid(name)  # a grid name, or the path of a grid file in another checkout
     old_path = grid.results_path.with_suffix(".schema1.csv")
     if not old_path.exists() or not grid.results_path.exists():
         return None
@@ -19,6 +19,10 @@ def compare(name):
     new = load_results(grid.results_path).set_index("run_id")
     pairs = [(old.loc[c.legacy_run_id()], new.loc[c.run_id]) for c in grid.runs
              if c.legacy_run_id() in old.index and c.run_id in new.index]
+    if grid.kind.ENTRY == "range_test":
+        exact = sum(o.losses == n.losses and o["valid"] == n["valid"] for o, n in pairs)
+        return (f"{name}: {len(pairs)} range tests re-run, {exact} repeat their stored loss curves exactly "
+                f"(old rows at {sorted({int(o.threads) for o, _ in pairs})} thread(s))")
     exact = sum(all(repr(float(o[m])) == repr(float(n[m])) for m in METRICS) for o, n in pairs)
     same_threads = [(o, n) for o, n in pairs if int(o.threads) == int(n.threads)]
     exact_same = sum(all(repr(float(o[m])) == repr(float(n[m])) for m in METRICS) for o, n in same_threads)
