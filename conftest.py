@@ -6,6 +6,11 @@ import os
 # that differs on every run. The kernels nbval starts inherit this.
 os.environ["NBSUPPORT_PROGRESS"] = "0"
 
+# A relative NBSUPPORT_DATA (the README's `NBSUPPORT_DATA=../shared/data`) means relative to where pytest was
+# started; the kernels nbval starts run in notebooks/ and some tests in other folders, so make it absolute here.
+if os.environ.get("NBSUPPORT_DATA"):
+    os.environ["NBSUPPORT_DATA"] = os.path.abspath(os.path.expanduser(os.environ["NBSUPPORT_DATA"]))
+
 
 def pytest_collectstart(collector):
     if collector.fspath and collector.fspath.ext == ".ipynb":
