@@ -42,26 +42,53 @@ def test_every_stored_run_has_its_predictions_on_5000_validation_and_10000_test_
     assert finished.test_acc.between(0, 1).all() and (finished.test_loss > 0).all()
 
 
-@pytest.mark.parametrize("table", TABLES, ids=[t.stem for t in TABLES])
-def test_one_stored_run_retrains_to_its_row(table):
-    """Exact on the CPU type, torch version and thread count that stored the row; within the kind's band elsewhere.
-
-    The run checked is the cheapest of the shortest runs that trained (val_acc >= 0.5): a run that sat at
-    chance or blew up is on a knife edge, and on another CPU type it may fall either way.
-    """
-    _real_mnist_or_skip()
+def _entry_to_check(table):
+    """The entry re-trained for a table: the cheapest of the shortest runs that trained (val_acc >= 0.5: a run
+    that sat at chance or blew up is on a knife edge, and on another CPU it may fall either way), or the
+    cheapest range test; with the thread count stored in its row."""
     df = load_results(table)
     if table_kind(table).ENTRY == "range_test":
-        # A table of LR range tests: the cheapest test (about 2 s), which must repeat its curve.
         shortest = df.sort_values(["seconds", "run_id"])
     else:
         trained = df[df.val_acc >= 0.5]
         assert not trained.empty, f"{table.stem}: no stored run trained"
-        # One-epoch runs where the grid has them (about 20 s); otherwise its cheapest run (about 60 s).
         shortest = trained[trained.epochs == trained.epochs.min()].sort_values(["seconds", "run_id"])
-    # In a fresh process, like the grid command that stored the row (see nbsupport.runs.flush_subnormals).
-    done = subprocess.run([sys.executable, "-m", "nbsupport.grid", "check", table.stem,
-                           "--run-id", shortest.run_id.iloc[0]], capture_output=True, text=True, timeout=600)
+    return shortest.run_id.iloc[0], int(shortest.threads.iloc[0])
+
+
+@pytest.fixture(scope="module")
+def stored_checks():
+    """Every table's check, started at once and run two CPU threads' worth at a time (two 1-thread checks side
+    by side, a 2-thread check alone), each in a fresh process like the grid command that stored the row."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    _real_mnist_or_skip()
+    free, lock = [os.cpu_count() or 2], threading.Condition()
+
+    def check(table, run_id, threads):
+        need = min(threads, os.cpu_count() or 2)
+        with lock:
+            lock.wait_for(lambda: free[0] >= need)
+            free[0] -= need
+        try:
+            return subprocess.run([sys.executable, "-m", "nbsupport.grid", "check", table.stem, "--run-id", run_id],
+                                  capture_output=True, text=True, timeout=1200)
+        finally:
+            with lock:
+                free[0] += need
+                lock.notify_all()
+
+    jobs = {table.stem: (table, *_entry_to_check(table)) for table in TABLES}
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {name: pool.submit(check, *job) for name, job in jobs.items()}
+        yield futures
+
+
+@pytest.mark.parametrize("table", TABLES, ids=[t.stem for t in TABLES])
+def test_one_stored_run_retrains_to_its_row(table, stored_checks):
+    """Exact on the row's floating-point path (its whole fingerprint); within the kind's band elsewhere."""
+    done = stored_checks[table.stem].result()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-> OK" in done.stdout
 
