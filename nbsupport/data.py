@@ -87,6 +87,16 @@ def candidate_dirs(root=None) -> list:
     return list(dict.fromkeys(dirs))
 
 
+def _download(fetch, download):
+    """``(fetch(), None)``, or ``(None, why nothing was downloaded)`` for the not-found error's message."""
+    if not download:
+        return None, "download=False"
+    try:
+        return fetch(), None
+    except (RuntimeError, OSError) as exc:  # torchvision wraps URL errors in RuntimeError
+        return None, f"the download failed ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+
+
 def _has_mnist(folder: Path) -> bool:
     raw = folder / "MNIST" / "raw"
     return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in RAW_FILES)
@@ -99,13 +109,10 @@ def _mnist(root=None, *, train: bool, transform=None, download: bool = True):
     if found is not None:
         # A folder with only the .gz files still needs torchvision's extraction step.
         return datasets.MNIST(found, train=train, transform=transform, download=True)
-    target = folders[0]
-    reason = "download=False"
-    if download:
-        try:
-            return datasets.MNIST(target, train=train, transform=transform, download=True)
-        except (RuntimeError, OSError) as exc:  # torchvision wraps URL errors in RuntimeError
-            reason = f"the download failed ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+    got, reason = _download(lambda: datasets.MNIST(folders[0], train=train, transform=transform, download=True),
+                            download)
+    if got is not None:
+        return got
     looked = "\n".join(f"  {f / 'MNIST' / 'raw'}" for f in folders)
     raise MNISTNotFoundError(
         f"MNIST was not found and {reason}. Looked for the four files "
@@ -246,13 +253,9 @@ def _fashion_mnist_folder(root=None, *, download: bool = True) -> Path:
     if found is not None:
         return found
     target = candidate_dirs(root)[0]
-    reason = "download=False"
-    if download:
-        try:
-            datasets.FashionMNIST(target, train=True, download=True)
-            return target / FASHION_MNIST_FOLDER / "raw"
-        except (RuntimeError, OSError) as exc:  # torchvision wraps URL errors in RuntimeError
-            reason = f"the download failed ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+    got, reason = _download(lambda: datasets.FashionMNIST(target, train=True, download=True), download)
+    if got is not None:
+        return target / FASHION_MNIST_FOLDER / "raw"
     looked = "\n".join(f"  {f}" for f in folders)
     raise FashionMNISTNotFoundError(
         f"Fashion-MNIST was not found and {reason}. Looked for the four files {', '.join(RAW_FILES)} "
