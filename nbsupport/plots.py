@@ -368,3 +368,49 @@ def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in te
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_lr_choice(df, chosen, order, labels=None, ncols=3, ylim=(0.95, 0.995), y="val_acc"):
+    """Small multiples of how each schedule's lr was chosen: one panel per schedule of ``order``.
+
+    ``df`` holds the one-epoch runs of the choice (one row per run: ``schedule``, ``lr``, ``seed``, ``y``);
+    ``chosen`` maps a schedule to its chosen lr. In each panel: every run as a dot, the mean over the seeds
+    where all of them ran as a line, the chosen lr as a star; the other schedules' means in light grey
+    behind. Runs below the axis are drawn as triangles on its bottom edge.
+    """
+    import numpy as np
+
+    n_seeds = df["seed"].nunique()
+    means = {}
+    for s in order:
+        part = df[df["schedule"] == s]
+        g = part.groupby("lr")[y]
+        full = part.groupby("lr")["seed"].nunique() == n_seeds
+        means[s] = g.mean()[full].sort_index()
+    nrows = -(-len(order) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.4 * nrows), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, s in zip(axes.flat, order):
+        for other in order:
+            if other != s:
+                ax.plot(means[other].index, means[other].values, color="0.85", lw=1, zorder=1)
+        part = df[df["schedule"] == s]
+        vals = part[y].to_numpy(float)
+        low = vals < ylim[0]
+        ax.plot(part["lr"][~low], vals[~low], "o", color="C0", ms=3, alpha=0.7, zorder=2)
+        ax.plot(part["lr"][low], [ylim[0]] * int(low.sum()), "v", color="C0", ms=5, clip_on=False, zorder=2)
+        ax.plot(means[s].index, means[s].values, "-", color="C0", lw=1.8, zorder=3)
+        lr = chosen[s]
+        ax.plot([lr], [means[s][lr]], "*", color="C3", ms=12, zorder=4)
+        ax.set_title((labels or {}).get(s, s), fontsize=10)
+        ax.set_xscale("log")
+        ax.set_ylim(*ylim)
+        ax.grid(linestyle="dotted", alpha=0.8)
+    for ax in axes.flat[len(order):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("peak lr")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("val. accuracy")
+    fig.tight_layout()
+    return fig

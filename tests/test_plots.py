@@ -146,3 +146,28 @@ def test_plot_forest_draws_one_interval_per_comparison_with_the_margin_and_verdi
     lo, hi = ax.get_xlim()
     assert lo <= 100 * min(r.low for _, r, _ in rows) and hi >= 100 * max(r.high for _, r, _ in rows)
     assert len(ax.patches) == 1  # the shaded margin
+
+
+def test_lr_choice_marks_the_chosen_lr_at_the_mean_over_seeds_and_runs_below_the_axis():
+    import pandas as pd
+
+    from nbsupport.plots import plot_lr_choice
+
+    rows = [("a", lr, seed, acc) for lr, accs in ((1e-3, (0.97, 0.98, 0.99)), (1e-2, (0.96, 0.97, 0.5)))
+            for seed, acc in enumerate(accs)]
+    rows += [("a", 1e-1, 0, 0.99)]  # one seed only: a dot, not part of the mean line
+    rows += [("b", lr, seed, 0.975) for lr in (1e-3, 1e-2) for seed in range(3)]
+    df = pd.DataFrame(rows, columns=["schedule", "lr", "seed", "val_acc"])
+    fig = plot_lr_choice(df, {"a": 1e-3, "b": 1e-2}, order=["a", "b"], labels={"a": "A"}, ncols=2)
+    ax = fig.axes[0]
+    assert ax.get_title() == "A"
+    star = [line for line in ax.lines if line.get_marker() == "*"]
+    assert len(star) == 1 and list(star[0].get_xdata()) == [1e-3]
+    assert abs(star[0].get_ydata()[0] - 0.98) < 1e-12
+    mean_line = [line for line in ax.lines if line.get_color() == "C0" and line.get_linestyle() == "-"]
+    assert list(mean_line[0].get_xdata()) == [1e-3, 1e-2]  # the one-seed lr is not on it
+    below = [line for line in ax.lines if line.get_marker() == "v"]
+    assert list(below[0].get_ydata()) == [0.95]  # the 0.5 run, on the bottom edge
+    grey = [line for line in ax.lines if line.get_color() == "0.85"]
+    assert len(grey) == 1  # the other schedule behind
+    plt.close(fig)
