@@ -1,4 +1,8 @@
-"""Figures the chapters share. Each returns its matplotlib Figure."""
+"""Figures the chapters share. Each returns its matplotlib Figure.
+
+Figures that compare stored runs across configurations (seed points, forest plots, the lr choice) are in
+``nbsupport.plots_runs`` and re-exported here.
+"""
 
 import matplotlib.pyplot as plt
 
@@ -100,46 +104,6 @@ def plot_warmup_over_finder(result, run, label="one-cycle warm-up", title=None):
     return fig
 
 
-def plot_metric_vs(df, x, y="val_acc", hue="schedule", ax=None, logx=False, title=None, labels=None,
-                   order=None, single_run_sd=None):
-    """Mean of ``y`` against ``x``, one line per value of ``hue``, error bars one standard deviation over seeds.
-
-    ``df`` is a results table (one row per run). Points backed by a single run
-    have no error bar; a line's legend entry says how many runs each point
-    averages (``n=3``, or ``n=1-3`` where it varies). ``labels`` maps hue
-    values to legend text; ``order`` fixes the order of the lines.
-    ``single_run_sd`` gives single-run points an error bar of that size (a
-    spread measured over seeds elsewhere) instead of none.
-    """
-    from .noise import summarize
-
-    summary = summarize(df, [hue, x], metrics=(y,))
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4))
-    else:
-        fig = ax.figure
-    hues = order if order is not None else list(dict.fromkeys(summary[hue]))
-    for i, value in enumerate(hues):
-        part = summary[summary[hue] == value].sort_values(x)
-        if part.empty:
-            continue
-        n_lo, n_hi = int(part["n"].min()), int(part["n"].max())
-        n_text = f"n={n_lo}" if n_lo == n_hi else f"n={n_lo}-{n_hi}"
-        label = f"{(labels or {}).get(value, value)} ({n_text})"
-        yerr = part[f"{y}_sd"].fillna(single_run_sd if single_run_sd is not None else 0)
-        ax.errorbar(part[x], part[f"{y}_mean"], yerr=yerr, marker="o", markersize=4,
-                    capsize=3, linewidth=1.5, label=label, color=f"C{i % 10}")
-    if logx:
-        ax.set_xscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.grid(axis="both", linestyle="dotted", alpha=0.8)
-    ax.legend(fontsize="small")
-    if title:
-        ax.set_title(title)
-    return fig
-
-
 def plot_schedule_shapes(traces, titles=None, ncols=3, steps_per_epoch=None):
     """Small multiples of lr schedules: ``traces`` maps a name to ``(lrs, momenta)`` (one entry per step).
 
@@ -195,56 +159,6 @@ def plot_benchmark(results):
     right.tick_params(axis="y", labelsize="small")
     right.grid(axis="x", linestyle="dotted", alpha=0.8)
     fig.tight_layout()
-    return fig
-
-
-def plot_seed_points(df, x, y="val_acc", ax=None, order=None, labels=None, hue=None, hue_order=None,
-                     title=None):
-    """Every run of a results table as a dot (one per seed) per category of ``x``, the mean as a bar.
-
-    Runs whose ``y`` is NaN (diverged) are drawn as an ``x`` on the bottom edge
-    and counted in the tick label. ``hue`` splits each category into side-by-side
-    groups (one colour each). ``labels`` maps category values to tick text.
-    """
-    import numpy as np
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4))
-    else:
-        fig = ax.figure
-    cats = order if order is not None else list(dict.fromkeys(df[x]))
-    hues = [None] if hue is None else (hue_order or list(dict.fromkeys(df[hue])))
-    width = 0.8 / len(hues)
-    finite = df[y][np.isfinite(df[y].astype(float))]
-    bottom = float(finite.min()) if len(finite) else 0.0
-    ticks = []
-    for i, cat in enumerate(cats):
-        n_nan = 0
-        for j, h in enumerate(hues):
-            part = df[(df[x] == cat) & ((df[hue] == h) if hue is not None else True)]
-            values = part[y].astype(float).to_numpy()
-            ok = values[np.isfinite(values)]
-            n_nan += int((~np.isfinite(values)).sum())
-            centre = i - 0.4 + width * (j + 0.5)
-            color = f"C{j % 10}"
-            spread = np.linspace(-width / 4, width / 4, max(len(ok), 1))[:len(ok)]
-            ax.plot(centre + spread, ok, "o", color=color, markersize=4, alpha=0.8,
-                    label=(str(h) if h is not None and i == 0 else None))
-            if len(ok):
-                ax.hlines(ok.mean(), centre - width / 3, centre + width / 3, color=color, linewidth=2)
-            bad = int((~np.isfinite(values)).sum())
-            if bad:
-                ax.plot([centre] * bad, [bottom] * bad, "x", color=color, markersize=7, clip_on=False)
-        text = (labels or {}).get(cat, str(cat))
-        ticks.append(f"{text}\n({n_nan} diverged)" if n_nan else text)
-    ax.set_xticks(range(len(cats)), ticks)
-    ax.set_xlim(-0.6, len(cats) - 0.4)
-    ax.set_ylabel(y)
-    ax.grid(axis="y", linestyle="dotted", alpha=0.8)
-    if hue is not None:
-        ax.legend(fontsize="small", title=hue)
-    if title:
-        ax.set_title(title)
     return fig
 
 
@@ -332,85 +246,5 @@ def plot_calibration(truth, suggested, ax=None, title=None, families=None):
     return fig
 
 
-VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue", "undecided": "tab:gray"}
-
-
-def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in test error (points)", scale=100.0):
-    """One line per comparison: its difference and 95% interval, a zero line and the equivalence margin shaded.
-
-    ``rows`` is a list of ``(label, result, verdict)`` with ``result`` a ``nbsupport.paired.PairedResult``
-    (A minus B: left of zero, A is lower); ``scale`` turns the metric into the axis unit (100: points).
-    Each interval is coloured by its verdict.
-    """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(rows)))
-    if margin:
-        ax.axvspan(-margin * scale, margin * scale, color="tab:blue", alpha=0.12, lw=0,
-                   label=f"equivalence margin (±{margin * scale:g})")
-    ax.axvline(0, color="black", lw=0.8)
-    for i, (label, result, verdict) in enumerate(rows):
-        y = len(rows) - 1 - i
-        color = VERDICT_COLORS[verdict]
-        ax.plot([result.low * scale, result.high * scale], [y, y], color=color, lw=2.5, solid_capstyle="butt")
-        ax.plot(result.diff * scale, y, "o", color=color, ms=6)
-        ax.annotate(verdict, (result.high * scale, y), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=9, color=color)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([label for label, _, _ in reversed(rows)])
-    ax.set_ylim(-0.6, len(rows) - 0.4)
-    lo = min([r.low * scale for _, r, _ in rows] + [-(margin or 0) * scale])
-    hi = max([r.high * scale for _, r, _ in rows] + [(margin or 0) * scale])
-    pad = 0.25 * (hi - lo or 1.0)
-    ax.set_xlim(lo - pad, hi + 2 * pad)
-    ax.set_xlabel(xlabel)
-    if margin:
-        ax.legend(loc="best", fontsize=8, frameon=False)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def plot_lr_choice(df, chosen, order, labels=None, ncols=3, ylim=(0.95, 0.995), y="val_acc"):
-    """Small multiples of how each schedule's lr was chosen: one panel per schedule of ``order``.
-
-    ``df`` holds the one-epoch runs of the choice (one row per run: ``schedule``, ``lr``, ``seed``, ``y``);
-    ``chosen`` maps a schedule to its chosen lr. In each panel: every run as a dot, the mean over the seeds
-    where all of them ran as a line, the chosen lr as a star; the other schedules' means in light grey
-    behind. Runs below the axis are drawn as triangles on its bottom edge.
-    """
-    import numpy as np
-
-    n_seeds = df["seed"].nunique()
-    means = {}
-    for s in order:
-        part = df[df["schedule"] == s]
-        g = part.groupby("lr")[y]
-        full = part.groupby("lr")["seed"].nunique() == n_seeds
-        means[s] = g.mean()[full].sort_index()
-    nrows = -(-len(order) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.4 * nrows), sharex=True, sharey=True,
-                             squeeze=False)
-    for ax, s in zip(axes.flat, order):
-        for other in order:
-            if other != s:
-                ax.plot(means[other].index, means[other].values, color="0.85", lw=1, zorder=1)
-        part = df[df["schedule"] == s]
-        vals = part[y].to_numpy(float)
-        low = vals < ylim[0]
-        ax.plot(part["lr"][~low], vals[~low], "o", color="C0", ms=3, alpha=0.7, zorder=2)
-        ax.plot(part["lr"][low], [ylim[0]] * int(low.sum()), "v", color="C0", ms=5, clip_on=False, zorder=2)
-        ax.plot(means[s].index, means[s].values, "-", color="C0", lw=1.8, zorder=3)
-        lr = chosen[s]
-        ax.plot([lr], [means[s][lr]], "*", color="C3", ms=12, zorder=4)
-        ax.set_title((labels or {}).get(s, s), fontsize=10)
-        ax.set_xscale("log")
-        ax.set_ylim(*ylim)
-        ax.grid(linestyle="dotted", alpha=0.8)
-    for ax in axes.flat[len(order):]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("peak lr")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("val. accuracy")
-    fig.tight_layout()
-    return fig
+from .plots_runs import (VERDICT_COLORS, plot_forest, plot_lr_choice, plot_metric_vs,  # noqa: E402,F401
+                         plot_seed_points)
