@@ -57,3 +57,4 @@ def test_compare_to_reference_and_compare_values(table):
     diff, low, high = compare_values(a, b, "val_loss")
     d = a.sort_values("seed").val_loss.to_numpy() - b.sort_values("seed").val_loss.to_numpy()
     assert diff == pytest.approx(d.mean()) and low < diff < high
+

@@ -79,18 +79,44 @@ def stored_checks():
                 free[0] += need
                 lock.notify_all()
 
-    jobs = {table.stem: (table, *_entry_to_check(table)) for table in TABLES}
+    jobs = {table.stem: (table, *_entry_to_check(table)) for table in TABLES
+            if table.stem not in CHECKED_IN_CHAPTER}
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = {name: pool.submit(check, *job) for name, job in jobs.items()}
         yield futures
 
 
+#: Tables one of whose stored runs a chapter already re-trains live, and asserts, under nbval in the README's
+#: test command: re-training another entry here as well would cost minutes and check the same code path.
+CHECKED_IN_CHAPTER = {
+    "schedules_budget": "01b_schedules",
+    "momentum_sgd": "02_momentum",
+    "activations": "03_selu",
+    "lr_finder_calibration": "04_lr_finder",
+    "lr_finder_tests": "04_lr_finder",
+}
+
+
 @pytest.mark.parametrize("table", TABLES, ids=[t.stem for t in TABLES])
 def test_one_stored_run_retrains_to_its_row(table, stored_checks):
     """Exact on the row's floating-point path (its whole fingerprint); within the kind's band elsewhere."""
+    if table.stem in CHECKED_IN_CHAPTER:
+        pytest.skip(f"re-trained live in notebooks/{CHECKED_IN_CHAPTER[table.stem]}.ipynb under nbval")
     done = stored_checks[table.stem].result()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-> OK" in done.stdout
+
+
+@pytest.mark.parametrize("table", sorted(CHECKED_IN_CHAPTER))
+def test_a_table_left_to_its_chapter_is_re_trained_and_asserted_there(table):
+    """The chapter loads the table, re-trains one of its stored runs and asserts the result in a check cell."""
+    path = Path(__file__).parent.parent / "notebooks" / f"{CHECKED_IN_CHAPTER[table]}.ipynb"
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    loads = [i for i, c in enumerate(cells) if f'load_results("{table}")' in c]
+    retrains = [i for i, c in enumerate(cells) if "retrain_stored(" in c]
+    asserts = [i for i, c in enumerate(cells) if "assert ok" in c]
+    assert loads and retrains and asserts, (table, loads, retrains, asserts)
+    assert min(loads) < max(retrains) < max(asserts)
 
 
 def test_a_stored_entry_checks_within_the_band_on_a_machine_with_another_fingerprint():
@@ -130,3 +156,30 @@ def test_a_configuration_against_itself_with_other_seeds_is_not_called_different
         loss = paired_compare(a_loss=stack((0, 1), "test_loss").astype(float),
                               b_loss=stack((3, 4), "test_loss").astype(float), metric="loss")
         assert err.verdict == "undecided" and loss.verdict == "undecided", (err, loss)
+
+
+def test_one_configuration_against_itself_on_other_seeds_is_not_called_different():
+    """Stored runs, not synthetic ones: each schedule at its chosen lr for one epoch ran with seeds 0-2 (the
+    choice, on validation) and again with seeds 3-7 (the comparison). Seeds 0-2 against 3-5, paired by
+    position, are the same configuration twice: with Holm's correction over the nine schedules, none may be
+    called better or worse, in error or in loss (a false alarm here has a 5% chance per family)."""
+    import pandas as pd
+
+    from nbsupport.comparisons import compare_runs
+    from nbsupport.paired import holm
+
+    tables = [load_results(t) for t in ("schedules_sweep", "schedules_select", "lr_finder_truth")]
+    choice = pd.concat(tables, ignore_index=True)
+    budget = load_results("schedules_budget")
+    one = budget[(budget.epochs == 1) & (budget.scaling == "normalized")]
+    for metric in ("error", "loss"):
+        results = []
+        for (schedule, lr), later in one.groupby(["schedule", "lr"]):
+            early = choice[(choice.schedule == schedule) & (choice.lr == lr) & (choice.epochs == 1)
+                           & (choice.scaling == "normalized") & choice.seed.isin([0, 1, 2])]
+            early = early.drop_duplicates("seed").sort_values("seed").assign(seed=[0, 1, 2])
+            later = later[later.seed.isin([3, 4, 5])].sort_values("seed").assign(seed=[0, 1, 2])
+            results.append(compare_runs(early, later, metric=metric, margin=None))
+        assert len(results) == 9
+        verdicts = holm(results)
+        assert not {"better", "worse"} & set(verdicts), [(r.describe(), v) for r, v in zip(results, verdicts)]
