@@ -163,21 +163,23 @@ def test_one_configuration_against_itself_on_other_seeds_is_not_called_different
     choice, on validation) and again with seeds 3-7 (the comparison). Seeds 0-2 against 3-5, paired by
     position, are the same configuration twice: with Holm's correction over the nine schedules, none may be
     called better or worse, in error or in loss (a false alarm here has a 5% chance per family)."""
-    import pandas as pd
-
     from nbsupport.comparisons import compare_runs
     from nbsupport.paired import holm
 
-    tables = [load_results(t) for t in ("schedules_sweep", "schedules_select", "lr_finder_truth")]
-    choice = pd.concat(tables, ignore_index=True)
+    experiments = str(Path(__file__).parent.parent / "experiments")
+    sys.path.insert(0, experiments)  # the grids' own definition of the runs the lr choice used
+    try:
+        from _schedules import selection_runs
+    finally:
+        sys.path.remove(experiments)
+    choice = selection_runs()
     budget = load_results("schedules_budget")
     one = budget[(budget.epochs == 1) & (budget.scaling == "normalized")]
     for metric in ("error", "loss"):
         results = []
         for (schedule, lr), later in one.groupby(["schedule", "lr"]):
-            early = choice[(choice.schedule == schedule) & (choice.lr == lr) & (choice.epochs == 1)
-                           & (choice.scaling == "normalized") & choice.seed.isin([0, 1, 2])]
-            early = early.drop_duplicates("seed").sort_values("seed").assign(seed=[0, 1, 2])
+            early = choice[(choice.schedule == schedule) & (choice.lr == lr) & (choice.scaling == "normalized")]
+            early = early.sort_values("seed").assign(seed=[0, 1, 2])
             later = later[later.seed.isin([3, 4, 5])].sort_values("seed").assign(seed=[0, 1, 2])
             results.append(compare_runs(early, later, metric=metric, margin=None))
         assert len(results) == 9
