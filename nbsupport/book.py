@@ -35,3 +35,16 @@ def markdown_table(rows, headers, digits=4):
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def listing(items, empty="none"):
+    """Items as prose: 'a', 'a and b', 'a, b and c'; ``empty`` for no items.
+
+    For glued lists in the chapters' sentences, so that a changed verdict cannot leave "and" dangling.
+    """
+    items = [str(item) for item in items]
+    if not items:
+        return empty
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]

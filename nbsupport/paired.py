@@ -133,6 +133,10 @@ class PairedResult:
         span = _span(self.low * scale, self.high * scale, digits)
         return f"{self.metric} {head} ({span}): {verdict or self.verdict}"
 
+    def difference(self) -> str:
+        """The difference and its interval without a verdict, e.g. 'error 0.42 points lower (0.21 to 0.63)'."""
+        return self.describe().rsplit(":", 1)[0]
+
     def __str__(self):
         return self.describe()
 

@@ -209,19 +209,22 @@ def plot_suggestions(curves, points, rules, good=None, titles=None, highlight_se
     return fig
 
 
-def plot_calibration(truth, suggested, ax=None, title=None, families=None):
-    """Validation error (log scale) against one-cycle's max_lr: ``truth`` runs as grey dots with their mean per
-    max_lr as a line, ``suggested`` runs (column ``family``) as coloured dots, their mean as a larger marker.
+def plot_calibration(truth, suggested, ax=None, title=None, families=None, acc="val_acc"):
+    """Error (log scale) against one-cycle's max_lr: ``truth`` runs as grey dots with their mean per max_lr as a
+    line, ``suggested`` runs (column ``family``) as coloured dots, their mean as a larger marker.
 
-    Both are DataFrames of runs with ``lr`` and ``val_acc``; a run whose val_acc is NaN is drawn at error 1.
+    Both are DataFrames of runs with ``lr`` and the accuracy column ``acc`` ("val_acc" or "test_acc"); a run
+    whose accuracy is NaN (it diverged) is drawn at error 1.
     """
+    if acc not in ("val_acc", "test_acc"):
+        raise ValueError(f"acc={acc!r}: use 'val_acc' (validation images) or 'test_acc' (test images)")
     import numpy as np
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     else:
         fig = ax.figure
-    err = lambda df: (1 - df["val_acc"].astype(float)).fillna(1.0)
+    err = lambda df: (1 - df[acc].astype(float)).fillna(1.0)
     ax.plot(truth["lr"], err(truth), "o", color="0.6", markersize=3, label="max_lr grid (each seed)")
     means = truth.assign(err=err(truth)).groupby("lr")["err"].mean()
     ax.plot(means.index, means.values, "-", color="0.4", linewidth=1.5, label="max_lr grid (mean)")
@@ -237,7 +240,7 @@ def plot_calibration(truth, suggested, ax=None, title=None, families=None):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("one-cycle max_lr")
-    ax.set_ylabel("validation error (1 - val_acc)")
+    ax.set_ylabel(f"{'validation' if acc == 'val_acc' else 'test'} error (1 - {acc})")
     ax.grid(axis="both", linestyle="dotted", alpha=0.8)
     ax.legend(fontsize="small")
     if title:

@@ -16,7 +16,7 @@ def plot_metric_vs(df, x, y="val_acc", hue="schedule", ax=None, logx=False, titl
     ``single_run_sd`` gives single-run points an error bar of that size (a
     spread measured over seeds elsewhere) instead of none.
     """
-    from .noise import summarize
+    from .summary import summarize
 
     summary = summarize(df, [hue, x], metrics=(y,))
     if ax is None:

@@ -100,3 +100,14 @@ def test_citations_are_parenthetical_or_textual(path):
     # {cite} renders a bare label; {cite:p} and {cite:t} give the author-year forms.
     for text in markdown_cells(path):
         assert "{cite}`" not in text, f"{path.name}: use {{cite:p}} or {{cite:t}}, not {{cite}}"
+
+
+def test_listing_reads_as_prose():
+    from nbsupport.book import listing
+
+    assert listing([]) == "none"
+    assert listing([], empty="no activation") == "no activation"
+    assert listing(["ELU"]) == "ELU"
+    assert listing(["ELU", "GELU"]) == "ELU and GELU"
+    assert listing(["ELU", "GELU", "tanh"]) == "ELU, GELU and tanh"
+    assert listing(x for x in ("a", "b")) == "a and b"

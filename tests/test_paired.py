@@ -260,6 +260,8 @@ def test_describe_prints_one_short_line():
     loss = dataclasses.replace(r, metric="loss", diff=-0.0123, low=-0.0195, high=-0.0051)
     assert loss.describe() == "loss 0.0123 lower (0.0051 to 0.0195): better"
     assert max(len(x.describe()) for x in (lower, higher, straddle, loss)) < 76
+    assert straddle.difference() == "error 0.05 points lower (0.31 lower to 0.21 higher)"
+    assert loss.difference() == "loss 0.0123 lower (0.0051 to 0.0195)"
 
 
 # ---------------------------------------------------------------------------

@@ -171,3 +171,19 @@ def test_lr_choice_marks_the_chosen_lr_at_the_mean_over_seeds_and_runs_below_the
     grey = [line for line in ax.lines if line.get_color() == "0.85"]
     assert len(grey) == 1  # the other schedule behind
     plt.close(fig)
+
+
+def test_calibration_plot_reads_the_accuracy_column_it_is_given():
+    import pandas as pd
+    import pytest
+
+    from nbsupport.plots import plot_calibration
+
+    truth = pd.DataFrame({"lr": [1e-3], "val_acc": [0.5], "test_acc": [0.9]})
+    suggested = pd.DataFrame({"lr": [3e-3], "val_acc": [0.5], "test_acc": [0.8], "family": ["x"]})
+    fig = plot_calibration(truth, suggested, acc="test_acc")
+    ax = fig.axes[0]
+    assert ax.lines[0].get_ydata()[0] == pytest_approx(0.1) and "test error" in ax.get_ylabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="test_acc"):
+        plot_calibration(truth, suggested, acc="accuracy")
