@@ -12,7 +12,8 @@ from typing import NamedTuple
 from .fingerprint import flush_to_zero, match_rule
 from .grid import (is_legacy_table, grid_state, kind_of, load_grid, report_stale, row_kind, set_aside_broken,
                    set_aside_legacy)
-from .runs import default_threads, is_int, set_threads
+from .configs import is_int
+from .provenance import default_threads, set_threads
 from .store import append_row, predictions_path, quarantine_damaged, save_predictions, table_lock
 from .training import progress_enabled
 

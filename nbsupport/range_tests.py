@@ -29,13 +29,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import SCALINGS, TensorLoader, dataset_tensors
+from .configs import StoredConfig, is_int, is_number
+from .data import DATASETS, SCALINGS, TensorLoader, dataset_tensors
 from .fingerprint import match_rule
 from .lr_finder import (MODES, SmoothedStop, exponential_lrs, fastai_suggestions, lightning_suggestion,
                         linear_lrs, lr_range_test, suggest_lrs)
 from .models import mnist_model
+from .provenance import PROVENANCE_TAIL, provenance
 from .repro import seed_everything
-from .runs import DATASETS, PROVENANCE_TAIL, StoredConfig, is_int, is_number, provenance
 
 TOOLS = ("nbsupport", "torch_lr_finder")
 #: This package's defaults for reading a curve: smoothing weight per new loss and the early-stop factor.

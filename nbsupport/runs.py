@@ -13,8 +13,6 @@ import functools
 import hashlib
 import json
 import math
-import os
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,89 +20,20 @@ from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
-import numbers
 
 from .callbacks import ScheduleFreeCallback, SchedulerStatsCallback
-from .data import DATASETS, SCALINGS, TensorLoader, dataset_tensors, dataset_test_tensors, repo_root
-from .fingerprint import FINGERPRINT_COLUMNS, fingerprint, match_rule
+from .data import DATASETS, SCALINGS, TensorLoader, dataset_tensors, dataset_test_tensors
+from .fingerprint import match_rule
 from .models import ACTIVATIONS, mnist_model
 from .repro import seed_everything
-from .schedules import (ONE_CYCLE, SCHEDULE_LABELS, SCHEDULES, build_scheduler, schedule_constants,  # noqa: F401
-                        schedule_free_warmup)
-from .store import STORE_SCHEMA
+from .schedules import ONE_CYCLE, SCHEDULE_LABELS, SCHEDULES, build_scheduler, schedule_constants  # noqa: F401
 from .training import Trainer
+from .configs import StoredConfig, _allowed, is_int, is_number  # noqa: F401  (re-exported)
+from .optimizers import CYCLED, DEFAULT_WEIGHT_DECAY, OPTIMIZERS, build_optimizer, schedule_trace  # noqa: F401
+from .provenance import (PROVENANCE_COLUMNS, PROVENANCE_TAIL, default_threads, flush_subnormals,  # noqa: F401
+                         git_commit, provenance, set_threads)
 
-OPTIMIZERS = ("adamw", "sgd")
-DEFAULT_WEIGHT_DECAY = {"adamw": 0.01, "sgd": 0.0}  # PyTorch's defaults
 INITS = ("default", "lecun")
-CYCLED = "cycled"
-
-
-def _allowed(name, value, allowed):
-    return ValueError(f"{name}={value!r} is not allowed; use one of {tuple(allowed)}")
-
-
-def is_int(value):
-    """An integer (NumPy's too), not a bool."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def is_number(value):
-    """A real number (NumPy's too), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-class StoredConfig:
-    """What a frozen dataclass needs to be an entry of a grid: its field names, itself from a table row, its id.
-
-    A row holds strings (as read from the CSV) or numbers (as loaded by pandas); ``from_record`` converts
-    the fields named in ``INT_FIELDS`` and ``FLOAT_FIELDS`` and hands the rest to the constructor as they
-    are, whose own checks convert or refuse them. Extra columns are ignored; a field the row lacks (a
-    field added later) takes its default.
-
-    ``run_id`` hashes the fields, the store's schema version and ``id_extras()`` (what else the entry's
-    arithmetic depends on). A field listed in ``ID_DEFAULTS`` is left out of the hash while it holds that
-    value: a field added later with a default leaves every existing id unchanged.
-    """
-
-    INT_FIELDS: tuple = ()
-    FLOAT_FIELDS: tuple = ()
-    ID_DEFAULTS: dict = {}
-    KIND: str = ""
-
-    def id_extras(self) -> dict:
-        return {}
-
-    def id_payload(self) -> dict:
-        fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if not (k in self.ID_DEFAULTS and v == self.ID_DEFAULTS[k])}
-        if self.KIND:
-            fields["kind"] = self.KIND
-        return {**fields, **self.id_extras(), "store_schema": STORE_SCHEMA}
-
-    @property
-    def run_id(self) -> str:
-        """A short hash of what makes the entry: the same entry has the same id in every table and session."""
-        text = json.dumps(self.id_payload(), sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:12]
-
-    @classmethod
-    def fields(cls):
-        return tuple(f.name for f in dataclasses.fields(cls))
-
-    @classmethod
-    def from_record(cls, record):
-        kwargs = {}
-        for name in cls.fields():
-            if name not in record or (name in cls.ID_DEFAULTS and record[name] in ("", None)):
-                continue  # a field added after the row was stored: its default
-            value = record[name]
-            if name in cls.INT_FIELDS:
-                value = int(value)
-            elif name in cls.FLOAT_FIELDS:
-                value = float(value)
-            kwargs[name] = value
-        return cls(**kwargs)
 
 
 @dataclass(frozen=True)
@@ -240,46 +169,6 @@ def _mnist_cached(scaling):
     return _dataset_cached("mnist", scaling)
 
 
-def build_optimizer(config, params, total_steps):
-    """The optimizer a config asks for, with its fixed momentum (cycled momentum starts at 0.95).
-
-    ``total_steps`` sets schedule-free AdamW's warm-up (``schedules.schedule_free_warmup``).
-    """
-    momentum = 0.95 if config.momentum == CYCLED else config.momentum
-    if config.schedule == "schedule_free":
-        import schedulefree
-
-        return schedulefree.AdamWScheduleFree(params, lr=config.lr, betas=(momentum, 0.999),
-                                              weight_decay=config.weight_decay,
-                                              warmup_steps=schedule_free_warmup(total_steps))
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, betas=(momentum, 0.999), weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, momentum=momentum, weight_decay=config.weight_decay)
-
-
-def git_commit() -> str:
-    """The checkout's commit (with ``+dirty`` if it has uncommitted changes), or '' outside a git checkout."""
-    try:
-        root = repo_root()
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        if not commit:
-            return ""
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "nbsupport"],
-                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def provenance(device=None) -> dict:
-    """Where and with what a run ran: its fingerprint (``nbsupport.fingerprint``), nbsupport version, commit."""
-    from . import __version__
-
-    return {**fingerprint(device if device is not None else "cpu"), "nbsupport_version": __version__,
-            "git_commit": git_commit(), "store_schema": STORE_SCHEMA}
-
-
 RECORD_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 TEST_METRICS = ("test_loss", "test_acc")
 
@@ -400,10 +289,6 @@ def record_columns():
             + tuple(f"{m}_epochs" for m in RECORD_METRICS) + PROVENANCE_TAIL)
 
 
-#: The provenance columns that end every row of every kind: the fingerprint, then version, commit, time.
-PROVENANCE_TAIL = FINGERPRINT_COLUMNS + ("nbsupport_version", "git_commit", "store_schema", "finished_at")
-#: Columns that say where and when a run ran; they may differ between two runs of the same config.
-PROVENANCE_COLUMNS = ("seconds",) + PROVENANCE_TAIL
 #: The header of a table of runs stored before schema 2 (no fingerprint, no test metrics, no predictions).
 LEGACY_RECORD_COLUMNS = (
     ("run_id", "schedule", "lr", "epochs", "seed", "optimizer", "momentum", "weight_decay", "activation", "init",
@@ -437,60 +322,3 @@ def match_stored(record, row):
     else:
         ok = all(abs(float(record[m]) - float(row[m])) <= CHECK_BAND[m] for m in metrics)
     return exact, ok
-
-
-def flush_subnormals():
-    """Flush subnormal floats to zero in this process for good; call it before any torch work.
-
-    The grid command calls it first, and ``run_grid`` and ``retrain_stored`` switch flushing on around
-    their runs themselves (``nbsupport.fingerprint.flush_to_zero``) and restore the previous state. The flag
-    is per thread and torch's worker threads copy it when they are created, so a process that re-trains
-    rows stored with several threads should call this before its first parallel operation.
-    """
-    return torch.set_flush_denormal(True)
-
-
-def set_threads(threads: Optional[int]):
-    """Pin torch's intra-op thread count (None leaves it); a seeded CPU run depends on it.
-
-    Returns the thread count before the call, so ``previous = set_threads(n)`` ...
-    ``set_threads(previous)`` restores it.
-    """
-    previous = torch.get_num_threads()
-    if threads is not None:
-        if not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads={threads!r} is not allowed; it must be an int >= 1")
-        torch.set_num_threads(threads)
-    return previous
-
-
-def default_threads(workers: int) -> int:
-    """CPU cores per worker, at least 1."""
-    return max(1, (os.cpu_count() or 1) // workers)
-
-
-def schedule_trace(config: RunConfig, total_steps: int):
-    """The lr and momentum that training step ``i`` of ``config`` uses, for ``i`` in ``range(total_steps)``.
-
-    Steps a throwaway one-parameter optimizer built as ``train_run`` builds it,
-    so nothing is trained. Schedule-free AdamW has no scheduler: its lr is the
-    warm-up then constant (its averaging does the annealing).
-    """
-    if not isinstance(total_steps, int) or total_steps < 2:
-        raise ValueError(f"total_steps={total_steps!r} is not allowed; it must be an int >= 2")
-    param = torch.nn.Parameter(torch.zeros(1))
-    optim = build_optimizer(config, [param], total_steps)
-    scheduler = build_scheduler(config, optim, total_steps)
-    stats = SchedulerStatsCallback(optim)
-    if config.schedule == "schedule_free":
-        optim.train()
-        warm = schedule_free_warmup(total_steps)
-        lrs = [config.lr * min(1.0, (i + 1) / warm) for i in range(total_steps)]
-        return lrs, [optim.param_groups[0]["betas"][0]] * total_steps
-    for step in range(total_steps):
-        stats()
-        if step < total_steps - 1:
-            param.grad = torch.zeros_like(param)
-            optim.step()
-            scheduler.step() if scheduler is not None else None
-    return stats.lr, stats.momentum
