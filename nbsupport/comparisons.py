@@ -77,3 +77,20 @@ def compare_values(a, b, column, *, confidence=0.95):
         raise ValueError(f"{column}: need at least 2 paired seeds with finite values, got {d.tolist()}")
     half = stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
+def versus_reference(runs, column, reference, *, metric="error", margin="default", split="test"):
+    """Every other value of ``column`` in ``runs`` against its ``reference`` value, Holm-corrected.
+
+    ``runs`` holds one configuration per value of ``column`` (e.g. the schedules of one budget), one row per
+    seed. Returns ``{value: (result, adjusted verdict)}`` in the order the values first appear, as
+    ``compare_to_reference`` does with the groups made for it.
+    """
+    values = list(dict.fromkeys(runs[column]))
+    if reference not in values:
+        raise ValueError(f"reference {reference!r} is not among the values of {column!r}: {values}")
+    groups = {v: runs[runs[column] == v] for v in values if v != reference}
+    if not groups:
+        raise ValueError(f"runs hold only the reference {reference!r}; nothing to compare it with")
+    return compare_to_reference(groups, runs[runs[column] == reference], metric=metric, margin=margin,
+                                split=split)

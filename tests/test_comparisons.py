@@ -58,3 +58,19 @@ def test_compare_to_reference_and_compare_values(table):
     d = a.sort_values("seed").val_loss.to_numpy() - b.sort_values("seed").val_loss.to_numpy()
     assert diff == pytest.approx(d.mean()) and low < diff < high
 
+
+
+def test_versus_reference_groups_a_table_by_a_column(table):
+    from nbsupport.comparisons import versus_reference
+
+    _, df = table
+    out = versus_reference(df, "schedule", "cosine", metric="loss")
+    direct = compare_to_reference({"constant": df[df.schedule == "constant"]}, df[df.schedule == "cosine"],
+                                  metric="loss")
+    assert list(out) == ["constant"]
+    assert out["constant"][0].diff == direct["constant"][0].diff
+    assert out["constant"][1] == direct["constant"][1]
+    with pytest.raises(ValueError, match="reference 'wsd' is not among"):
+        versus_reference(df, "schedule", "wsd")
+    with pytest.raises(ValueError, match="nothing to compare"):
+        versus_reference(df[df.schedule == "cosine"], "schedule", "cosine")
