@@ -21,11 +21,19 @@ def use_svg():
 
 
 def plot_lr_momentum(ax, lr, momentum, momentum_label="beta1"):
-    """lr in black on ``ax``, momentum in red on a twin axis; returns the twin axis."""
+    """lr in black on ``ax``, momentum in red on a twin axis; returns the twin axis.
+
+    The lr axis is labelled with its power of ten ("lr (x 1e-2)") instead of an offset text in its corner.
+    """
+    import numpy as np
+
     ax.plot(lr, color="black", linewidth=1.5)
-    ax.set_ylabel("lr")
+    top = float(np.nanmax(np.abs(lr))) if len(lr) else 0.0
+    power = int(np.floor(np.log10(top))) if top > 0 else 0
+    if power != 0:
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v / 10 ** power:g}"))
+    ax.set_ylabel("lr" if power == 0 else f"lr (x 1e{power})")
     ax.set_xlabel("step")
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     ax.grid(axis="both", linestyle="dotted", alpha=0.8)
     twin = ax.twinx()
     twin.plot(momentum, color="C3", linewidth=1.5)
@@ -34,28 +42,44 @@ def plot_lr_momentum(ax, lr, momentum, momentum_label="beta1"):
 
 
 def plot_training_curves(train_log, lr, momentum, momentum_label="beta1", title=None, log_loss=False,
-                         chance=None):
+                         chance=None, separate=False):
     """The page's figure: train loss and accuracy (raw and averaged) above the lr and momentum schedule.
 
     ``log_loss=True`` draws the loss on a log scale, so a spike far above chance
-    and the small step-to-step noise at the end are both visible; ``chance``
-    draws that loss level (e.g. ln 10 for ten classes) as a dashed line.
+    and the small step-to-step noise at the end are both visible (its lower end is
+    cut at the 1st percentile of the per-step loss, so a few near-zero losses do
+    not squash the rest); ``chance`` draws that loss level (e.g. ln 10 for ten
+    classes) as a dashed line. ``separate=True`` draws loss and accuracy in
+    panels of their own instead of the page's twin axes.
     """
-    fig, (ax1, ax3) = plt.subplots(2, 1, figsize=(8, 4), sharex=True, gridspec_kw={"height_ratios": [4, 1]})
+    import numpy as np
+
+    if separate:
+        fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(8, 6), sharex=True,
+                                            gridspec_kw={"height_ratios": [3, 2, 1.2]})
+    else:
+        fig, (ax1, ax3) = plt.subplots(2, 1, figsize=(8, 4), sharex=True, gridspec_kw={"height_ratios": [4, 1]})
     ax1.plot(train_log["loss"], color=LOSS_COLOR, linewidth=1, alpha=0.6)
     ax1.plot(train_log["loss_avg"], color=LOSS_COLOR, linewidth=2)
     ax1.set_ylabel("Train loss" + (" (log scale)" if log_loss else ""), color=LOSS_COLOR)
     ax1.grid(axis="both", linestyle="dotted", alpha=0.8)
     if log_loss:
         ax1.set_yscale("log")
+        losses = np.asarray(train_log["loss"], dtype=float)
+        losses = losses[np.isfinite(losses) & (losses > 0)]
+        if len(losses):
+            ax1.set_ylim(bottom=float(np.percentile(losses, 1)))
     if chance is not None:
         ax1.axhline(chance, color="grey", linestyle="--", linewidth=1)
         ax1.annotate("chance", (0, chance), xytext=(2, 2), textcoords="offset points", color="grey",
                      fontsize="small")
-    ax2 = ax1.twinx()
+    if not separate:
+        ax2 = ax1.twinx()
     ax2.plot(train_log["accs"], color=ACC_COLOR, linewidth=1, alpha=0.6)
     ax2.plot(train_log["accs_avg"], color=ACC_COLOR, linewidth=2)
     ax2.set_ylabel("Train accuracy", color=ACC_COLOR)
+    if separate:
+        ax2.grid(axis="both", linestyle="dotted", alpha=0.8)
     plot_lr_momentum(ax3, lr, momentum, momentum_label)
     if title:
         ax1.set_title(title)

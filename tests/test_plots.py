@@ -187,3 +187,16 @@ def test_calibration_plot_reads_the_accuracy_column_it_is_given():
     plt.close(fig)
     with pytest.raises(ValueError, match="test_acc"):
         plot_calibration(truth, suggested, acc="accuracy")
+
+
+def test_training_curves_can_draw_loss_and_accuracy_in_their_own_panels():
+    log = {"loss": [2.0, 1e-6, 0.5, 0.4], "loss_avg": [2.0, 1.5, 1.2, 1.0], "accs": [0.1, 0.5, 0.9, 0.9],
+           "accs_avg": [0.1, 0.3, 0.5, 0.6]}
+    fig = plot_training_curves(log, lr=[1e-3, 1e-2, 1e-4, 1e-5], momentum=[0.95, 0.85, 0.95, 0.95],
+                               log_loss=True, separate=True)
+    loss, acc, lr = fig.axes[0], fig.axes[1], fig.axes[2]
+    assert len(fig.axes) == 4  # loss, accuracy, lr + twin beta1
+    assert acc.get_ylabel() == "Train accuracy" and list(acc.lines[1].get_ydata()) == log["accs_avg"]
+    assert loss.get_ylim()[0] > 1e-6  # the near-zero loss does not set the bottom
+    assert lr.get_ylabel() == "lr (x 1e-2)"
+    plt.close(fig)
