@@ -125,9 +125,10 @@ def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in te
     hi = max([r.high * scale for _, r, _ in rows] + [(margin or 0) * scale])
     pad = 0.25 * (hi - lo or 1.0)
     ax.set_xlim(lo - pad, hi + 2 * pad)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=5))  # labels that do not run into each other
     ax.set_xlabel(xlabel)
-    if margin:
-        ax.legend(loc="best", fontsize=8, frameon=False)
+    if margin:  # below the axis, off the data
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), fontsize=8, frameon=False)
     if title:
         ax.set_title(title)
     return ax
