@@ -5,7 +5,7 @@ of configuration A shares its initial weights, batch order and dropout masks
 with seed ``s`` of configuration B. Every run is scored on the same test
 images. So the runs come as two tables of shape (seeds, images), and row
 ``s`` of A pairs with row ``s`` of B. Treating each run's mean as measured on
-its own independent images (as ``nbsupport.noise`` does) ignores that a hard
+its own independent images (as the book's first, unpaired yardstick did) ignores that a hard
 image is hard for both arms, and that paired seeds share their luck.
 
 What the interval means, in plain words. We want the difference A minus B
