@@ -264,7 +264,7 @@ def plot_calibration(truth, suggested, ax=None, title=None, families=None, acc="
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("one-cycle max_lr")
-    ax.set_ylabel(f"{'validation' if acc == 'val_acc' else 'test'} error (1 - {acc})")
+    ax.set_ylabel(f"{'validation' if acc == 'val_acc' else 'test'} error (fraction, log scale)")
     ax.grid(axis="both", linestyle="dotted", alpha=0.8)
     ax.legend(fontsize="small")
     if title:
