@@ -123,14 +123,14 @@ class Trainer:
                 self.epoch_seconds.append(time.perf_counter() - start)
                 self.epoch_log["loss"].append(loss_sum / seen)
                 self.epoch_log["accs"].append(correct / seen)
-                line = f"[Epoch: {epoch}/{epochs}]    loss: {loss_sum / seen:.4f}  acc: {correct / seen:.4f}"
+                line = f"[Epoch: {epoch}/{epochs}]  loss: {loss_sum / seen:.4f}  acc: {correct / seen:.4f}"
                 if valid_loader is not None:
                     self._emit("before_validate")
                     val_loss, val_acc = self.evaluate(valid_loader)
                     self._emit("after_validate")
                     self.valid_log["loss"].append(val_loss)
                     self.valid_log["accs"].append(val_acc)
-                    line += f"    val_loss: {val_loss:.4f}  val_acc: {val_acc:.4f}"
+                    line += f"  val_loss: {val_loss:.4f}  val_acc: {val_acc:.4f}"
                 if self.verbose:
                     bar.clear()
                     print(line, flush=True)

@@ -31,7 +31,7 @@ def test_page_code_runs_unchanged_for_one_epoch(capsys):
     # One epoch keeps the suite short; the one-cycle chapter runs all three under nbval.
     exec(PAGE_CODE.replace("epochs = 3", "epochs = 1"), namespace)
     (line,) = capsys.readouterr().out.splitlines()
-    match = re.fullmatch(r"\[Epoch: 1/1\]    loss: (\d\.\d{4})  acc: (\d\.\d{4})    "
+    match = re.fullmatch(r"\[Epoch: 1/1\]  loss: (\d\.\d{4})  acc: (\d\.\d{4})  "
                          r"val_loss: (\d\.\d{4})  val_acc: (\d\.\d{4})", line)
     assert match, line
     assert float(match[4]) > 0.9  # chance is 0.1

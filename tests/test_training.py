@@ -8,7 +8,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 from nbsupport import Callback, SchedulerStatsCallback, Trainer, TensorLoader, seed_everything
 from helpers import synthetic_loaders, synthetic_mnist, tiny_model
 
-LINE = re.compile(r"^\[Epoch: (\d+)/(\d+)\]    loss: \d+\.\d{4}  acc: \d\.\d{4}    val_loss: \d+\.\d{4}  val_acc: \d\.\d{4}$")
+LINE = re.compile(r"^\[Epoch: (\d+)/(\d+)\]  loss: \d+\.\d{4}  acc: \d\.\d{4}  val_loss: \d+\.\d{4}  val_acc: \d\.\d{4}$")
 
 
 def make_trainer(epochs=2, max_lr=0.05, callbacks=(), seed=0, scheduler_epochs=None):
@@ -53,7 +53,7 @@ def test_averages_are_trailing_means_over_five_percent_of_an_epoch():
 def test_run_without_validation_prints_train_numbers_only(capsys):
     trainer, _, train, _ = make_trainer(epochs=1)
     trainer.run(epochs=1, train_loader=train)
-    assert re.fullmatch(r"\[Epoch: 1/1\]    loss: \d\.\d{4}  acc: \d\.\d{4}\n", capsys.readouterr().out)
+    assert re.fullmatch(r"\[Epoch: 1/1\]  loss: \d\.\d{4}  acc: \d\.\d{4}\n", capsys.readouterr().out)
 
 
 def test_scheduler_step_mismatch_is_refused_before_any_step():
