@@ -273,5 +273,5 @@ def plot_calibration(truth, suggested, ax=None, title=None, families=None, acc="
     return fig
 
 
-from .plots_runs import (VERDICT_COLORS, plot_forest, plot_lr_choice, plot_metric_vs,  # noqa: E402,F401
+from .plots_runs import (VERDICT_COLORS, plot_forest, plot_lr_choice, plot_metric_vs, share_x_by_column,  # noqa: E402,F401,E501
                          plot_seed_points)

@@ -178,3 +178,18 @@ def plot_lr_choice(df, chosen, order, labels=None, ncols=3, ylim=(0.95, 0.995), 
         ax.set_ylabel("val. accuracy")
     fig.tight_layout()
     return fig
+
+
+def share_x_by_column(axes):
+    """Give every column of a 2-D grid of axes one x range, the union of its panels' ranges.
+
+    For forest plots of one metric at several budgets or scalings: with a shared range, interval widths
+    compare down a column.
+    """
+    import numpy as np
+
+    for col in np.asarray(axes).T:
+        lo = min(ax.get_xlim()[0] for ax in col)
+        hi = max(ax.get_xlim()[1] for ax in col)
+        for ax in col:
+            ax.set_xlim(lo, hi)

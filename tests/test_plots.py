@@ -200,3 +200,15 @@ def test_training_curves_can_draw_loss_and_accuracy_in_their_own_panels():
     assert loss.get_ylim()[0] > 1e-6  # the near-zero loss does not set the bottom
     assert lr.get_ylabel() == "lr (x 1e-2)"
     plt.close(fig)
+
+
+def test_share_x_by_column_gives_each_column_the_union_of_its_ranges():
+    from nbsupport.plots import share_x_by_column
+
+    fig, axes = plt.subplots(2, 2)
+    for ax, lim in zip(axes.flat, [(-1, 1), (0, 5), (-3, 0.5), (2, 4)]):
+        ax.set_xlim(*lim)
+    share_x_by_column(axes)
+    assert [ax.get_xlim() for ax in axes[:, 0]] == [(-3, 1), (-3, 1)]
+    assert [ax.get_xlim() for ax in axes[:, 1]] == [(0, 5), (0, 5)]
+    plt.close(fig)
