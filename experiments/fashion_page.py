@@ -17,6 +17,6 @@ def _run(seed, **kw):
 
 
 RUNS = [_run(s, scaling="page") for s in range(5)]  # the page's own run, cycled momentum
-RUNS += [_run(s, scaling=scaling, activation=a) for scaling in ("normalized", "page") for a in ACTIVATIONS
+RUNS += [_run(s, scaling=scaling, activation=a) for a in ACTIVATIONS for scaling in ("page", "normalized")
          for s in range(5) if (a, scaling) != ("selu", "page")]
 RUNS += [_run(s, scaling="page", momentum=m) for m in (0.85, 0.95) for s in range(5)]

@@ -123,7 +123,14 @@ def is_legacy_table(path, kind) -> bool:
 
 def read_table(path, kind):
     """``read_rows`` for a table of ``kind`` entries, of this schema or schema 1."""
-    return read_rows(path, kind.columns(), accept=(kind.legacy_columns(),))
+    return read_rows(path, kind.columns(), accept=(*kind.older_columns(), kind.legacy_columns()))
+
+
+def table_columns(path, kind):
+    """The columns a new row of the table at ``path`` is written with: the table's own header where it is
+    an earlier schema-2 layout (``kind.older_columns()``), else the current one."""
+    header = read_header(path) if Path(path).exists() else None
+    return header if header in tuple(tuple(c) for c in kind.older_columns()) else tuple(kind.columns())
 
 
 def broken_predictions(path, kind, rows):
@@ -148,7 +155,7 @@ def table_kind(path) -> type:
         return RunConfig
     header = read_header(path)
     for kind in ENTRY_CLASSES:
-        if header in (tuple(kind.columns()), tuple(kind.legacy_columns())):
+        if header in (tuple(kind.columns()), *map(tuple, kind.older_columns()), tuple(kind.legacy_columns())):
             return kind
     raise DamagedTableError(f"{path}: the header matches no kind of table this version of nbsupport reads "
                             f"(training runs or range tests): {','.join(header or ())[:200]!r}")

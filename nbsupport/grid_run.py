@@ -10,7 +10,7 @@ import sys
 from typing import NamedTuple
 
 from .fingerprint import flush_to_zero, match_rule
-from .grid import (is_legacy_table, grid_state, kind_of, load_grid, report_stale, row_kind, set_aside_broken,
+from .grid import (is_legacy_table, table_columns, grid_state, kind_of, load_grid, report_stale, row_kind, set_aside_broken,
                    set_aside_legacy)
 from .configs import is_int
 from .provenance import default_threads, set_threads
@@ -32,7 +32,7 @@ def _store(grid, record):
         if predictions is None:
             raise ValueError(f"run {record['run_id']} has no predictions (no test data); a grid stores them")
         save_predictions(predictions_path(grid.results_path, record["run_id"]), predictions)
-    append_row(grid.results_path, record, grid.kind.columns())
+    append_row(grid.results_path, record, table_columns(grid.results_path, grid.kind))
 
 
 def train_entry(config, threads, data, progress=False):

@@ -1,12 +1,20 @@
 """The optimizers a run can use, and the lr and momentum each step of a run gets from its schedule."""
 
+import contextlib
+import io
+
 import torch
 
 from .callbacks import SchedulerStatsCallback
 from .schedules import build_scheduler, schedule_free_warmup
 
-OPTIMIZERS = ("adamw", "sgd")
-DEFAULT_WEIGHT_DECAY = {"adamw": 0.01, "sgd": 0.0}  # PyTorch's defaults
+#: ``prodigy`` (Mishchenko & Defazio 2024, package ``prodigyopt``) and ``dadapt_adam`` (Defazio &
+#: Mishchenko 2023, package ``dadaptation``) estimate their own step size: their ``lr`` is a multiplier of
+#: that estimate, 1.0 as their authors recommend.
+OPTIMIZERS = ("adamw", "sgd", "prodigy", "dadapt_adam")
+#: PyTorch's defaults; the learning-rate-free optimizers' packages default to no weight decay.
+DEFAULT_WEIGHT_DECAY = {"adamw": 0.01, "sgd": 0.0, "prodigy": 0.0, "dadapt_adam": 0.0}
+LR_FREE = ("prodigy", "dadapt_adam")
 CYCLED = "cycled"
 
 
@@ -24,6 +32,18 @@ def build_optimizer(config, params, total_steps):
                                               warmup_steps=schedule_free_warmup(total_steps))
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, betas=(momentum, 0.999), weight_decay=config.weight_decay)
+    if config.optimizer == "prodigy":
+        import prodigyopt
+
+        return prodigyopt.Prodigy(params, lr=config.lr, betas=(momentum, 0.999), weight_decay=config.weight_decay)
+    if config.optimizer == "dadapt_adam":
+        import dadaptation
+
+        # decouple=True: weight decay as in AdamW (the package's advice when replacing AdamW). The
+        # package prints a line when it is built; that line is kept out of the caller's output.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return dadaptation.DAdaptAdam(params, lr=config.lr, betas=(momentum, 0.999),
+                                          weight_decay=config.weight_decay, decouple=True)
     return torch.optim.SGD(params, lr=config.lr, momentum=momentum, weight_decay=config.weight_decay)
 
 
@@ -52,3 +72,11 @@ def schedule_trace(config, total_steps: int):
             optim.step()
             scheduler.step() if scheduler is not None else None
     return stats.lr, stats.momentum
+
+
+def adapted_lr(config, optim) -> float:
+    """The peak learning rate a learning-rate-free optimizer settled on: its final step-size estimate ``d``
+    times ``config.lr`` (the schedule's peak); NaN for an optimizer whose lr is set by hand."""
+    if config.optimizer not in LR_FREE:
+        return float("nan")
+    return float(optim.param_groups[0]["d"]) * config.lr

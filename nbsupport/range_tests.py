@@ -121,6 +121,10 @@ class RangeTestConfig(StoredConfig):
         return range_test_columns()
 
     @classmethod
+    def older_columns(cls):
+        return ()
+
+    @classmethod
     def legacy_columns(cls):
         return LEGACY_RANGE_TEST_COLUMNS
 

@@ -29,7 +29,8 @@ from .repro import seed_everything
 from .schedules import ONE_CYCLE, SCHEDULE_LABELS, SCHEDULES, build_scheduler, schedule_constants  # noqa: F401
 from .training import Trainer
 from .configs import StoredConfig, _allowed, is_int, is_number  # noqa: F401  (re-exported)
-from .optimizers import CYCLED, DEFAULT_WEIGHT_DECAY, OPTIMIZERS, build_optimizer, schedule_trace  # noqa: F401
+from .optimizers import (CYCLED, DEFAULT_WEIGHT_DECAY, LR_FREE, OPTIMIZERS, adapted_lr,  # noqa: F401
+                         build_optimizer, schedule_trace)
 from .provenance import (PROVENANCE_COLUMNS, PROVENANCE_TAIL, default_threads, flush_subnormals,  # noqa: F401
                          git_commit, provenance, set_threads)
 
@@ -132,7 +133,7 @@ class RunConfig(StoredConfig):
     HAS_PREDICTIONS = True
     CHECKED = ("train_loss", "train_acc", "val_loss", "val_acc")
     FLOAT_COLUMNS = ("lr", "weight_decay", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss", "test_acc",
-                     "final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "seconds")
+                     "final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "seconds", "adapted_lr")
     INT_COLUMNS = ("epochs", "seed", "batch_size", "steps_per_epoch", "threads")
 
     @classmethod
@@ -142,6 +143,11 @@ class RunConfig(StoredConfig):
     @classmethod
     def legacy_columns(cls):
         return LEGACY_RECORD_COLUMNS
+
+    @classmethod
+    def older_columns(cls):
+        """Earlier headers of schema 2 that are still read (and appended to in their own layout)."""
+        return (record_columns(adapted=False),)
 
     @classmethod
     def band(cls) -> str:
@@ -273,6 +279,7 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
         "nan_step": nan_step,
         "steps_per_epoch": steps,
         "seconds": round(seconds, 3),
+        "adapted_lr": adapted_lr(config, optim),
     })
     for metric in RECORD_METRICS:
         record[f"{metric}_epochs"] = json.dumps(per_epoch[metric])
@@ -282,10 +289,15 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
     return record
 
 
-def record_columns():
-    """The columns of a results row, in order (the table's header)."""
+def record_columns(adapted=True):
+    """The columns of a results row, in order (the table's header).
+
+    ``adapted_lr`` (``optimizers.adapted_lr``) came later: ``adapted=False`` is the header before it, which
+    the tables trained before it keep.
+    """
     return (("run_id",) + RunConfig.fields() + RECORD_METRICS + TEST_METRICS
             + ("final_loss_avg", "peak_loss_avg", "peak_step", "nan_step", "steps_per_epoch", "seconds")
+            + (("adapted_lr",) if adapted else ())
             + tuple(f"{m}_epochs" for m in RECORD_METRICS) + PROVENANCE_TAIL)
 
 

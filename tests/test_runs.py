@@ -379,3 +379,19 @@ def test_train_run_and_run_range_test_take_their_default_data_from_the_configs_d
     with pytest.raises(_DefaultData):
         range_tests.run_range_test(range_tests.RangeTestConfig(dataset="fashion_mnist", scaling="normalized"))
     assert asked[-1] == (("fashion_mnist",), {"scaling": "normalized"})
+
+
+@pytest.mark.parametrize("optimizer", ["prodigy", "dadapt_adam"])
+def test_a_learning_rate_free_optimizer_records_the_lr_it_settled_on(optimizer, capsys):
+    config = RunConfig(schedule="cosine", optimizer=optimizer, lr=1.0, epochs=1, scaling="normalized")
+    assert config.weight_decay == 0.0 and config.momentum == 0.9  # the packages' defaults
+    record = train_run(config, tiny_data())
+    # d starts at 1e-6 and only grows: after 8 steps it is the optimizer's own estimate, not the start
+    assert math.isfinite(record["adapted_lr"]) and record["adapted_lr"] > 1e-6
+    assert record["adapted_lr"] < 1.0  # an lr at which a network of this size trains, not a blow-up
+    assert "decoupled" not in capsys.readouterr().out  # dadaptation's print kept out of the output
+
+
+def test_an_optimizer_with_a_hand_set_lr_has_no_adapted_lr():
+    record = train_run(RunConfig(schedule="constant", lr=1e-3, epochs=1, scaling="normalized"), tiny_data())
+    assert math.isnan(record["adapted_lr"])

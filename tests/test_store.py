@@ -13,8 +13,8 @@ import torch
 from nbsupport.fingerprint import FAKE_ENV_VAR, flush_to_zero_active
 from nbsupport.grid import (DamagedTableError, TableLockedError, grid_state, grid_status, load_grid,
                             load_predictions, load_results, retrain_stored, run_grid)
-from nbsupport.runs import LEGACY_RECORD_COLUMNS, RunConfig
-from nbsupport.store import format_row, header_line, predictions_path, table_lock
+from nbsupport.runs import LEGACY_RECORD_COLUMNS, RunConfig, record_columns
+from nbsupport.store import append_row, format_row, header_line, predictions_path, table_lock
 from test_grid import FOUR, write_grid
 
 ONE = '[RunConfig(schedule="constant", lr=1e-3, epochs=1, scaling="normalized")]'
@@ -149,3 +149,18 @@ def test_check_on_a_machine_with_another_fingerprint_takes_the_band_and_says_why
     foreign = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert foreign.returncode == 0, foreign.stdout + foreign.stderr
     assert "rule: band: cpu_model differs (stored" in foreign.stdout and "-> OK" in foreign.stdout
+
+
+def test_a_table_with_the_header_before_adapted_lr_loads_and_grows_in_its_own_layout(tmp_path):
+    grid = write_grid(tmp_path, FOUR)
+    records = run_grid(grid, threads=1, progress=False, limit=2)
+    table = tmp_path / "results" / "tiny.csv"
+    older = record_columns(adapted=False)
+    assert "adapted_lr" in record_columns() and "adapted_lr" not in older
+    table.unlink()
+    for r in records:
+        append_row(table, r, older)
+    run_grid(grid, threads=1, progress=False)  # the other two runs, appended in the table's own layout
+    assert table.read_text().splitlines()[0] == header_line(older).strip()
+    df = load_results(table)
+    assert len(df) == 4 and df["adapted_lr"].isna().all() and df.attrs["store_schema"] == 2
