@@ -48,3 +48,24 @@ def listing(items, empty="none"):
     if len(items) == 1:
         return items[0]
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+VERDICT_ORDER = ("better", "equivalent", "undecided", "worse")
+
+
+def verdict_sentence(verdicts, order=VERDICT_ORDER):
+    """``{label: verdict}`` as one clause per verdict: 'A and B were better; C was undecided'.
+
+    Verdicts come in ``order``; a verdict no label has is left out, so the sentence never says "none were".
+    """
+    unknown = sorted(set(verdicts.values()) - set(order))
+    if unknown:
+        raise ValueError(f"unknown verdict(s) {unknown}; expected some of {tuple(order)}")
+    parts = []
+    for verdict in order:
+        labels = [label for label, v in verdicts.items() if v == verdict]
+        if labels:
+            parts.append(f"{listing(labels)} {'was' if len(labels) == 1 else 'were'} {verdict}")
+    if not parts:
+        raise ValueError("no verdicts to write a sentence from")
+    return "; ".join(parts)

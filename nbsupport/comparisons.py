@@ -94,3 +94,30 @@ def versus_reference(runs, column, reference, *, metric="error", margin="default
         raise ValueError(f"runs hold only the reference {reference!r}; nothing to compare it with")
     return compare_to_reference(groups, runs[runs[column] == reference], metric=metric, margin=margin,
                                 split=split)
+
+
+#: How an answer measured on one data set looks on another: both verdicts are those of the same comparison.
+CARRIED = ("same", "stronger", "weaker", "reversed")
+
+
+def carried_over(first, second):
+    """How the verdict ``second`` (the new data set) relates to ``first`` (the old one) for one comparison.
+
+    'same' when they agree; 'reversed' when one is better and the other worse; 'stronger' when only the
+    new one is decided (better or worse); 'weaker' when only the old one is. Between the two undecided
+    kinds, 'undecided' then 'equivalent' is 'stronger' and the other way round 'weaker'.
+    """
+    allowed = ("better", "worse", "equivalent", "undecided")
+    for name, v in (("first", first), ("second", second)):
+        if v not in allowed:
+            raise ValueError(f"{name}={v!r} is not a verdict; use one of {allowed}")
+    decided = ("better", "worse")
+    if first == second:
+        return "same"
+    if first in decided and second in decided:
+        return "reversed"
+    if first in decided:
+        return "weaker"
+    if second in decided or second == "equivalent":
+        return "stronger"
+    return "weaker"

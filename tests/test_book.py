@@ -111,3 +111,15 @@ def test_listing_reads_as_prose():
     assert listing(["ELU", "GELU"]) == "ELU and GELU"
     assert listing(["ELU", "GELU", "tanh"]) == "ELU, GELU and tanh"
     assert listing(x for x in ("a", "b")) == "a and b"
+
+
+def test_verdict_sentence_groups_labels_by_verdict_in_a_fixed_order():
+    from nbsupport.book import verdict_sentence
+
+    got = verdict_sentence({"A": "worse", "B": "better", "C": "worse", "D": "undecided"})
+    assert got == "B was better; D was undecided; A and C were worse"
+    assert verdict_sentence({"A": "equivalent"}) == "A was equivalent"
+    with pytest.raises(ValueError, match="unknown verdict"):
+        verdict_sentence({"A": "fine"})
+    with pytest.raises(ValueError, match="no verdicts"):
+        verdict_sentence({})

@@ -74,3 +74,17 @@ def test_versus_reference_groups_a_table_by_a_column(table):
         versus_reference(df, "schedule", "wsd")
     with pytest.raises(ValueError, match="nothing to compare"):
         versus_reference(df[df.schedule == "cosine"], "schedule", "cosine")
+
+
+def test_carried_over_names_how_a_verdict_moved_between_data_sets():
+    from nbsupport.comparisons import carried_over
+
+    assert carried_over("better", "better") == "same"
+    assert carried_over("undecided", "undecided") == "same"
+    assert carried_over("better", "worse") == carried_over("worse", "better") == "reversed"
+    assert carried_over("undecided", "worse") == carried_over("equivalent", "better") == "stronger"
+    assert carried_over("better", "undecided") == carried_over("worse", "equivalent") == "weaker"
+    assert carried_over("undecided", "equivalent") == "stronger"
+    assert carried_over("equivalent", "undecided") == "weaker"
+    with pytest.raises(ValueError, match="is not a verdict"):
+        carried_over("better", "fine")

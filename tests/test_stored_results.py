@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nbsupport.fingerprint import FAKE_ENV_VAR
+from nbsupport.runs import CHECK_BAND
 from nbsupport.grid import grid_state, load_grid, load_results, table_kind
 from nbsupport.store import predictions_path, read_predictions
 from test_data import _real_mnist_or_skip
@@ -42,17 +44,47 @@ def test_every_stored_run_has_its_predictions_on_5000_validation_and_10000_test_
     assert finished.test_acc.between(0, 1).all() and (finished.test_loss > 0).all()
 
 
+#: The columns that make a run's configuration: a run is its configuration and its seed.
+CONFIG_COLUMNS = ("schedule", "lr", "epochs", "optimizer", "momentum", "weight_decay", "activation", "init",
+                  "scaling", "batch_size", "dataset")
+
+
+def _repeatable_configs():
+    """The configurations whose stored seeds (pooled over every table of runs) agree: at least two seeds, and
+    in every checked metric a seed standard deviation of at most a quarter of the check band.
+
+    Off the row's floating-point path (another CPU model, on CI) a re-trained run lands like another seed
+    would; the band holds only where seeds agree. Measured on an AMD EPYC against rows stored on an Intel
+    Xeon: one-cycle to 0.01 on the page's inputs for one epoch re-trained 0.10 away in training loss
+    (the mean over an epoch with the loss spike in it) while its validation numbers agreed, and a constant
+    lr of 0.01 on Fashion-MNIST, which barely trains (seeds 0.62 and 0.66), 0.11 away in validation accuracy.
+    """
+    import pandas as pd
+
+    runs = [load_results(t) for t in TABLES if table_kind(t).ENTRY != "range_test"]
+    df = pd.concat([d[list(CONFIG_COLUMNS) + ["seed"] + list(CHECK_BAND)] for d in runs], ignore_index=True)
+    df = df.drop_duplicates(list(CONFIG_COLUMNS) + ["seed"])
+    grouped = df.groupby(list(CONFIG_COLUMNS), dropna=False)
+    sd = grouped[list(CHECK_BAND)].std()
+    ok = (grouped.seed.nunique() >= 2) & np.all([sd[m] <= CHECK_BAND[m] / 4 for m in CHECK_BAND], axis=0)
+    return set(sd.index[ok])
+
+
 def _entry_to_check(table):
-    """The entry re-trained for a table: the cheapest of the shortest runs that trained (val_acc >= 0.5: a run
-    that sat at chance or blew up is on a knife edge, and on another CPU it may fall either way), or the
+    """The entry re-trained for a table: the cheapest of the shortest runs of a repeatable configuration
+    (``_repeatable_configs``; if the table has none, of the runs that trained, val_acc >= 0.5), or the
     cheapest range test; with the thread count stored in its row."""
     df = load_results(table)
     if table_kind(table).ENTRY == "range_test":
         shortest = df.sort_values(["seconds", "run_id"])
     else:
-        trained = df[df.val_acc >= 0.5]
-        assert not trained.empty, f"{table.stem}: no stored run trained"
-        shortest = trained[trained.epochs == trained.epochs.min()].sort_values(["seconds", "run_id"])
+        keys = list(df[list(CONFIG_COLUMNS)].itertuples(index=False, name=None))
+        repeatable = _repeatable_configs()
+        pool = df[[k in repeatable for k in keys]]
+        if pool.empty:
+            pool = df[df.val_acc >= 0.5]
+        assert not pool.empty, f"{table.stem}: no stored run trained"
+        shortest = pool[pool.epochs == pool.epochs.min()].sort_values(["seconds", "run_id"])
     return shortest.run_id.iloc[0], int(shortest.threads.iloc[0])
 
 
