@@ -126,6 +126,7 @@ CHECKED_IN_CHAPTER = {
     "activations": "03_selu",
     "lr_finder_calibration": "04_lr_finder",
     "lr_finder_tests": "04_lr_finder",
+    "fashion_budget": "05_fashion",
 }
 
 
