@@ -105,8 +105,8 @@ def plot_lr_finder(result, ax=None, marks=None, title=None):
     ax.set_xlabel("learning rate")
     ax.set_ylabel("train loss")
     top = min(max(result.smoothed), 3 * result.smoothed[0]) if result.smoothed else None
-    if top:
-        ax.set_ylim(top=top * 1.05)
+    if top:  # a diverged test's huge raw losses would stretch the axis; clip at the top, start at 0
+        ax.set_ylim(min(0.0, min(result.losses)), top * 1.05)
     ax.grid(axis="both", linestyle="dotted", alpha=0.8)
     ax.legend(loc="upper left", fontsize="small")
     if title:

@@ -162,7 +162,8 @@ def plot_lr_choice(df, chosen, order, labels=None, ncols=3, ylim=(0.95, 0.995), 
         vals = part[y].to_numpy(float)
         low = vals < ylim[0]
         ax.plot(part["lr"][~low], vals[~low], "o", color="C0", ms=3, alpha=0.7, zorder=2)
-        ax.plot(part["lr"][low], [ylim[0]] * int(low.sum()), "v", color="C0", ms=5, clip_on=False, zorder=2)
+        if low.any():  # an empty unclipped line would stretch the layout's box to the figure's corner
+            ax.plot(part["lr"][low], [ylim[0]] * int(low.sum()), "v", color="C0", ms=5, clip_on=False, zorder=2)
         ax.plot(means[s].index, means[s].values, "-", color="C0", lw=1.8, zorder=3)
         lr = chosen[s]
         ax.plot([lr], [means[s][lr]], "*", color="C3", ms=12, zorder=4)
@@ -171,9 +172,13 @@ def plot_lr_choice(df, chosen, order, labels=None, ncols=3, ylim=(0.95, 0.995), 
         ax.set_ylim(*ylim)
         ax.grid(linestyle="dotted", alpha=0.8)
     for ax in axes.flat[len(order):]:
-        ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("peak lr")
+        fig.delaxes(ax)  # an empty panel: gone, so that the layout does not make room for it
+    for col in range(ncols):  # the x axis under the lowest panel of each column
+        used = [r for r in range(nrows) if r * ncols + col < len(order)]
+        if used:
+            ax = axes[used[-1], col]
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel("peak lr")
     for ax in axes[:, 0]:
         ax.set_ylabel("val. accuracy")
     fig.tight_layout()

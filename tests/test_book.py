@@ -39,6 +39,17 @@ def test_notebook_is_stored_executed_top_to_bottom_without_errors(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_progress_bar_widgets(path):
+    # A progress bar stored as a widget loads require.js and the widget manager from a CDN in the built
+    # book (which must work offline); store chapters with NBSUPPORT_PROGRESS=0, as the tests run them.
+    widgets = [c["source"][:1] for c in code_cells(path) for o in c["outputs"]
+               if any("jupyter.widget" in k for k in o.get("data", {}))]
+    assert not widgets, f"{path.name}: widget outputs in cells {widgets}; execute with NBSUPPORT_PROGRESS=0"
+    state = json.loads(path.read_text())["metadata"].get("widgets")
+    assert not state, f"{path.name}: widget state in the notebook's metadata; execute with NBSUPPORT_PROGRESS=0"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_figure_cells_hide_their_input_and_figures_are_svg(path):
     for cell in code_cells(path):
         images = [o for o in cell["outputs"] if "data" in o and any(k.startswith("image/") for k in o["data"])]

@@ -257,7 +257,7 @@ def test_chapter_opens_with_its_in_short_box(browser, site, path):
 SIDEWAYS = """() => {
     const main = document.querySelector('main');
     return [...main.querySelectorAll('pre, .pst-scrollable-table-container')]
-        .filter(el => el.checkVisibility() && el.scrollWidth > el.clientWidth + 1)
+        .filter(el => el.checkVisibility({visibilityProperty: true}) && el.scrollWidth > el.clientWidth + 1)
         .map(el => {
             const lines = el.innerText.split('\\n');
             const widest = lines.reduce((a, b) => (b.length > a.length ? b : a), '');
@@ -279,6 +279,8 @@ def test_sideways_check_catches_a_wide_block(browser, site):
     wide = "x" * 300
     probe.write_text(f"<html><body><main style='width:600px'><pre style='overflow-x:auto'>{wide}</pre>"
                      f"<details><summary>more</summary><pre style='overflow-x:auto'>{wide}</pre></details>"
+                     # a closed dropdown admonition hides its content with visibility: hidden, height 0
+                     f"<div style='visibility:hidden;height:0'><pre style='overflow-x:auto'>{wide}</pre></div>"
                      "<pre>short</pre></main></body></html>")
     try:
         page, _ = open_page(browser, site, "_sideways_probe")

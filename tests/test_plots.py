@@ -34,6 +34,17 @@ def test_lr_finder_plot_marks_suggestions():
     plt.close(fig)
 
 
+def test_lr_finder_plot_keeps_a_diverged_tests_loss_axis_between_zero_and_three_times_the_start():
+    # a test that blew up: raw losses of 1e4 at the end, smoothed ones far above the start
+    result = LRFinderResult(lrs=[1e-4, 1e-3, 1e-2, 1e-1], losses=[2.3, 2.2, 50.0, 1e4],
+                            smoothed=[2.3, 2.25, 10.0, 500.0], suggestions={})
+    fig = plot_lr_finder(result)
+    low, high = fig.axes[0].get_ylim()
+    assert low == 0.0, "a loss axis that runs below zero"
+    assert abs(high - 3 * 2.3 * 1.05) < 1e-9
+    plt.close(fig)
+
+
 def test_schedule_shapes_draw_one_panel_per_schedule_and_momentum_only_where_it_moves():
     from nbsupport import RunConfig, schedule_trace
     from nbsupport.plots import plot_schedule_shapes
@@ -170,6 +181,25 @@ def test_lr_choice_marks_the_chosen_lr_at_the_mean_over_seeds_and_runs_below_the
     assert list(below[0].get_ydata()) == [0.95]  # the 0.5 run, on the bottom edge
     grey = [line for line in ax.lines if line.get_color() == "0.85"]
     assert len(grey) == 1  # the other schedule behind
+    plt.close(fig)
+
+
+def test_lr_choice_lays_out_a_ragged_grid_without_a_warning_and_labels_each_columns_lowest_panel():
+    import warnings
+
+    import pandas as pd
+
+    from nbsupport.plots import plot_lr_choice
+
+    order = list("abcdefg")  # 7 panels in 3 columns: two empty slots in the last row
+    rows = [(s, lr, seed, 0.97 + 0.001 * seed) for s in order for lr in (1e-3, 1e-2) for seed in range(2)]
+    df = pd.DataFrame(rows, columns=["schedule", "lr", "seed", "val_acc"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Tight layout not applied" would fail here
+        fig = plot_lr_choice(df, {s: 1e-3 for s in order}, order=order, ncols=3)
+    assert len(fig.axes) == 7  # the empty slots are removed, not hidden
+    labelled = sorted(ax.get_title() for ax in fig.axes if ax.get_xlabel() == "peak lr")
+    assert labelled == ["e", "f", "g"]  # the lowest panel of each column
     plt.close(fig)
 
 
