@@ -112,7 +112,7 @@ def stored_checks():
                 lock.notify_all()
 
     jobs = {table.stem: (table, *_entry_to_check(table)) for table in TABLES
-            if table.stem not in CHECKED_IN_CHAPTER}
+            if table.stem not in CHECKED_IN_CHAPTER and not _on_request_only(table.stem)}
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futures = {name: pool.submit(check, *job) for name, job in jobs.items()}
         yield futures
@@ -130,11 +130,33 @@ CHECKED_IN_CHAPTER = {
 }
 
 
+#: Tables whose every run trains three epochs (2.5 to 3.5 minutes of one CPU thread each here) and whose code
+#: path other checks cover: the page's run itself (``page_seeds``), a constant lr (``schedules_sweep``), fixed
+#: momentum (``momentum_sgd``, chapter 3), Fashion-MNIST (``fashion_budget``, chapter 6). They are re-trained only
+#: with ``NBSUPPORT_CHECK_ALL_TABLES=1`` (or ``python -m nbsupport.grid check <grid>``), which keeps the README's
+#: test command about six minutes shorter.
+CHECKED_ON_REQUEST = ("fashion_page", "momentum_adamw", "page_lower_peak", "relu_small_lr")
+CHECK_ALL_ENV_VAR = "NBSUPPORT_CHECK_ALL_TABLES"
+
+
+def _on_request_only(stem):
+    return stem in CHECKED_ON_REQUEST and os.environ.get(CHECK_ALL_ENV_VAR, "0") != "1"
+
+
+def test_the_tables_checked_on_request_are_stored_tables_of_three_epoch_runs():
+    stems = {t.stem for t in TABLES}
+    for stem in CHECKED_ON_REQUEST:
+        assert stem in stems and stem not in CHECKED_IN_CHAPTER, stem
+        assert set(load_results(stem).epochs) == {3}, stem
+
+
 @pytest.mark.parametrize("table", TABLES, ids=[t.stem for t in TABLES])
 def test_one_stored_run_retrains_to_its_row(table, stored_checks):
     """Exact on the row's floating-point path (its whole fingerprint); within the kind's band elsewhere."""
     if table.stem in CHECKED_IN_CHAPTER:
         pytest.skip(f"re-trained live in notebooks/{CHECKED_IN_CHAPTER[table.stem]}.ipynb under nbval")
+    if _on_request_only(table.stem):
+        pytest.skip(f"three-epoch runs only: re-trained with {CHECK_ALL_ENV_VAR}=1")
     done = stored_checks[table.stem].result()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-> OK" in done.stdout
@@ -149,7 +171,10 @@ def test_a_table_left_to_its_chapter_is_re_trained_and_asserted_there(table):
     retrains = [i for i, c in enumerate(cells) if "retrain_stored(" in c]
     asserts = [i for i, c in enumerate(cells) if "assert ok" in c]
     assert loads and retrains and asserts, (table, loads, retrains, asserts)
-    assert min(loads) < max(retrains) < max(asserts)
+    assert min(loads) < max(retrains) <= max(asserts)
+    if max(retrains) == max(asserts):  # one cell: the assert comes after the re-training
+        cell = cells[max(asserts)]
+        assert cell.rindex("assert ok") > cell.rindex("retrain_stored("), (table, cell[:200])
 
 
 def test_a_stored_entry_checks_within_the_band_on_a_machine_with_another_fingerprint():
