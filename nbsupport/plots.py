@@ -242,7 +242,6 @@ def plot_calibration(truth, suggested, ax=None, title=None, families=None, acc="
     """
     if acc not in ("val_acc", "test_acc"):
         raise ValueError(f"acc={acc!r}: use 'val_acc' (validation images) or 'test_acc' (test images)")
-    import numpy as np
 
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
