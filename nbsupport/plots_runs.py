@@ -2,6 +2,8 @@
 paired comparisons, and how each schedule's lr was chosen. Each returns its matplotlib Figure (or Axes).
 """
 
+import math
+
 import matplotlib.pyplot as plt
 
 
@@ -98,12 +100,15 @@ def plot_seed_points(df, x, y="val_acc", ax=None, order=None, labels=None, hue=N
 VERDICT_COLORS = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue", "undecided": "tab:gray"}
 
 
-def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in test error (points)", scale=100.0):
+def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in test error (points)", scale=100.0,
+                cut=None):
     """One line per comparison: its difference and 95% interval, a zero line and the equivalence margin shaded.
 
     ``rows`` is a list of ``(label, result, verdict)`` with ``result`` a ``nbsupport.paired.PairedResult``
     (A minus B: left of zero, A is lower); ``scale`` turns the metric into the axis unit (100: points).
-    Each interval is coloured by its verdict.
+    Each interval is coloured by its verdict. ``cut`` (axis units) keeps one far-off interval from squashing
+    the others: an interval reaching beyond it is drawn up to the cut and labelled with its difference and
+    where it ends.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 0.5 + 0.45 * len(rows)))
@@ -111,18 +116,27 @@ def plot_forest(rows, margin=None, ax=None, title=None, xlabel="difference in te
         ax.axvspan(-margin * scale, margin * scale, color="tab:blue", alpha=0.12, lw=0,
                    label=f"equivalence margin (±{margin * scale:g})")
     ax.axvline(0, color="black", lw=0.8)
+    edge = math.inf if cut is None else cut
     for i, (label, result, verdict) in enumerate(rows):
         y = len(rows) - 1 - i
         color = VERDICT_COLORS[verdict]
-        ax.plot([result.low * scale, result.high * scale], [y, y], color=color, lw=2.5, solid_capstyle="butt")
-        ax.plot(result.diff * scale, y, "o", color=color, ms=6)
-        ax.annotate(verdict, (result.high * scale, y), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=9, color=color)
+        low, diff, high = (min(v * scale, edge) for v in (result.low, result.diff, result.high))
+        if low == edge:  # wholly off the scale: a stub at the cut
+            low = edge - 0.04 * abs(edge or 1.0)
+        ax.plot([low, high], [y, y], color=color, lw=2.5, solid_capstyle="butt")
+        if result.high * scale > edge:  # above the line, ending at the cut
+            ax.annotate(f"{verdict}: {result.diff * scale:+.1f} (to {result.high * scale:+.1f}) →", (high, y),
+                        xytext=(0, 4), textcoords="offset points", ha="right", va="bottom", fontsize=8,
+                        color=color)
+        else:
+            ax.plot(diff, y, "o", color=color, ms=6)
+            ax.annotate(verdict, (high, y), xytext=(6, 0), textcoords="offset points", va="center",
+                        fontsize=9, color=color)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([label for label, _, _ in reversed(rows)])
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    lo = min([r.low * scale for _, r, _ in rows] + [-(margin or 0) * scale])
-    hi = max([r.high * scale for _, r, _ in rows] + [(margin or 0) * scale])
+    lo = min([min(r.low * scale, edge) for _, r, _ in rows] + [-(margin or 0) * scale])
+    hi = max([min(r.high * scale, edge) for _, r, _ in rows] + [(margin or 0) * scale])
     pad = 0.25 * (hi - lo or 1.0)
     ax.set_xlim(lo - pad, hi + 2 * pad)
     ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=5))  # labels that do not run into each other

@@ -49,6 +49,22 @@ def test_notebook_is_stored_without_progress_bar_widgets(path):
     assert not state, f"{path.name}: widget state in the notebook's metadata; execute with NBSUPPORT_PROGRESS=0"
 
 
+COLUMN = 76  # characters of a code block at 1280 px before it scrolls sideways (tests/test_browser.py)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_code_or_printed_line_of_a_shown_cell_is_wider_than_the_column(path):
+    # The browser test sees only what shows with every toggle closed; this covers collapsed cells too.
+    wide = []
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        if cell["cell_type"] != "code" or "remove-cell" in cell["metadata"].get("tags", []):
+            continue
+        printed = "".join("".join(o.get("text", "")) for o in cell["outputs"] if o["output_type"] == "stream")
+        for kind, text in (("code", "".join(cell["source"])), ("output", printed)):
+            wide += [(i, kind, len(line)) for line in text.splitlines() if len(line) > COLUMN]
+    assert not wide, f"{path.name}: (cell, kind, characters) over {COLUMN}: {wide}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_figure_cells_hide_their_input_and_figures_are_svg(path):
     for cell in code_cells(path):

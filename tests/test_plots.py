@@ -159,6 +159,22 @@ def test_plot_forest_draws_one_interval_per_comparison_with_the_margin_and_verdi
     assert len(ax.patches) == 1  # the shaded margin
 
 
+def test_plot_forest_cuts_a_far_off_interval_and_labels_where_it_ends():
+    from types import SimpleNamespace
+
+    from nbsupport.plots import plot_forest
+
+    near = SimpleNamespace(diff=-0.002, low=-0.004, high=0.001)  # all plot_forest reads of a result
+    far = SimpleNamespace(diff=0.87, low=0.86, high=0.88)
+    ax = plot_forest([("near", near, "undecided"), ("far", far, "worse")], margin=0.001, cut=2.0)
+    right = max(x for line in ax.lines for x in line.get_xdata())
+    assert right == 2.0, "no line runs past the cut"
+    assert ax.get_xlim()[1] < 10, "the far interval does not set the axis"
+    texts = [t.get_text() for t in ax.texts]
+    assert "worse: +87.0 (to +88.0) →" in texts and "undecided" in texts
+    plt.close(ax.figure)
+
+
 def test_lr_choice_marks_the_chosen_lr_at_the_mean_over_seeds_and_runs_below_the_axis():
     import pandas as pd
 
