@@ -36,3 +36,15 @@ def best_lrs():
                              f"run the grid fashion_sweep first")
         out[schedule] = float(per_lr["val_acc"].mean()[full].idxmax())
     return out
+
+
+def finder_points():
+    """The suggestions that ``fashion_finder`` trains: every rule's reading of the seed-0 exponential
+    100-step tests of ``fashion_finder_tests`` (this package's and torch-lr-finder's), as
+    ``nbsupport.range_tests.suggestion_rows`` gives them."""
+    from nbsupport.range_tests import suggestion_rows
+
+    tests = load_results("fashion_finder_tests")
+    if tests.empty or not (tests["seed"] == 0).any():
+        raise ValueError("no seed-0 range test of fashion_finder_tests is stored; run that grid first")
+    return suggestion_rows(tests[tests["seed"] == 0]).reset_index(drop=True)
