@@ -121,3 +121,28 @@ def carried_over(first, second):
     if second in decided or second == "equivalent":
         return "stronger"
     return "weaker"
+
+
+#: Verdicts that show a configuration at least as good as its reference (lower error, or within the margin).
+AT_LEAST_AS_GOOD = ("better", "equivalent")
+
+
+def epochs_needed(verdicts):
+    """The fewest epochs from which on a configuration was shown at least as good as its reference.
+
+    ``verdicts`` maps a budget in epochs to the verdict of the configuration trained that long against one
+    fixed reference (e.g. one-cycle after one epoch). Returns the smallest budget whose verdict, and the
+    verdict of every larger budget measured, is 'better' or 'equivalent'; None when the largest budget's
+    is not (more epochs than were measured, or undecided).
+    """
+    if not verdicts:
+        raise ValueError("verdicts is empty; give {epochs: verdict} for at least one budget")
+    bad = {e: v for e, v in verdicts.items() if v not in ("better", "worse", "equivalent", "undecided")}
+    if bad:
+        raise ValueError(f"{bad} are not verdicts; use better, worse, equivalent or undecided")
+    needed = None
+    for epochs in sorted(verdicts, reverse=True):
+        if verdicts[epochs] not in AT_LEAST_AS_GOOD:
+            break
+        needed = epochs
+    return needed

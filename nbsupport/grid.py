@@ -217,11 +217,26 @@ def grid_of_table(path) -> str:
 _labels_cache = {}
 
 
-def _stored_dataset(grid, run_id) -> str:
+#: Grids as ``load_predictions`` reads them, by grid file and its modification time: a chapter compares hundreds
+#: of runs, and importing a grid file (whose ``runs()`` may read other tables) for each would take minutes.
+_predictions_grids = {}
+
+
+def _grid_for_predictions(name):
+    path = grid_path(name)
+    key = (str(path), path.stat().st_mtime_ns)
+    if key not in _predictions_grids:
+        grid = load_grid(name)
+        _predictions_grids[key] = (grid, {c.run_id: c.dataset for c in grid.runs})
+    return _predictions_grids[key]
+
+
+def _stored_dataset(grid, run_id, datasets=None) -> str:
     """The data set of a stored run: from the grid's entries, else from its row (a schema-1 row: MNIST)."""
-    config = next((c for c in grid.runs if c.run_id == run_id), None)
-    if config is not None:
-        return config.dataset
+    if datasets is None:
+        datasets = {c.run_id: c.dataset for c in grid.runs}
+    if run_id in datasets:
+        return datasets[run_id]
     row = next((r for r in read_table(grid.results_path, grid.kind)[0] if r["run_id"] == run_id), None)
     if row is None:
         raise KeyError(f"run {run_id} is not stored in {grid.results_path}")
@@ -233,9 +248,9 @@ def load_predictions(name_or_path, run_id) -> dict:
     labels in the same order (``val_labels``, ``test_labels``; those of the run's data set, or from the grid's
     ``load_data``)."""
     path = Path(name_or_path)
-    grid = load_grid(grid_of_table(path) if path.suffix == ".csv" else name_or_path)
+    grid, datasets = _grid_for_predictions(grid_of_table(path) if path.suffix == ".csv" else name_or_path)
     if grid.load_data is None:
-        dataset = _stored_dataset(grid, run_id)
+        dataset = _stored_dataset(grid, run_id, datasets)
         if dataset not in _labels_cache:
             from .data import dataset_labels
 

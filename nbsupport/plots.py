@@ -186,14 +186,15 @@ def plot_benchmark(results):
     return fig
 
 
-def plot_suggestions(curves, points, rules, good=None, titles=None, highlight_seed=0):
+def plot_suggestions(curves, points, rules, good=None, titles=None, highlight_seed=0, best=None):
     """LR range tests (top row) above where each rule's suggestion lands (bottom row), one column per panel.
 
     ``curves`` maps a panel title to ``{label: LRFinderResult}`` (the smoothed loss is drawn, and the raw loss
     faintly for the first); ``points`` maps the same titles to a DataFrame with columns ``rule``, ``lr`` and
     ``seed`` (one row per suggestion); ``rules`` orders the rows of the strip (top first). ``good`` maps a
     title to ``(low, high)``, a span of max_lr drawn in green on both rows (e.g. those within noise of the
-    best). Seed ``highlight_seed`` is drawn filled, the others hollow.
+    best). ``best`` maps a title to one max_lr (the best of a tuned grid), drawn as a dashed line on both rows.
+    Seed ``highlight_seed`` is drawn filled, the others hollow.
     """
     titles = list(curves)
     fig, axes = plt.subplots(2, len(titles), figsize=(5.2 * len(titles), 3.2 + 0.24 * len(rules)),
@@ -229,6 +230,11 @@ def plot_suggestions(curves, points, rules, good=None, titles=None, highlight_se
         if good and title in good:
             for ax in (top, bottom):
                 ax.axvspan(*good[title], color="C2", alpha=0.15, linewidth=0)
+        if best and title in best:
+            for ax in (top, bottom):
+                ax.axvline(best[title], color="C2", linestyle="--", linewidth=1.2,
+                           label="best max_lr" if ax is top else None)
+            top.legend(fontsize="small", loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -272,5 +278,5 @@ def plot_calibration(truth, suggested, ax=None, title=None, families=None, acc="
     return fig
 
 
-from .plots_runs import (VERDICT_COLORS, plot_forest, plot_lr_choice, plot_metric_vs, share_x_by_column,  # noqa: E402,F401,E501
-                         plot_seed_points)
+from .plots_runs import (CARRIED_COLORS, VERDICT_COLORS, plot_forest, plot_lr_choice,  # noqa: E402,F401
+                         plot_metric_vs, plot_seed_points, plot_verdict_grid, share_x_by_column)

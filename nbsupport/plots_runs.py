@@ -212,3 +212,40 @@ def share_x_by_column(axes):
         hi = max(ax.get_xlim()[1] for ax in col)
         for ax in col:
             ax.set_xlim(lo, hi)
+
+
+CARRIED_COLORS = {"same": "0.85", "stronger": "tab:green", "weaker": "tab:orange", "reversed": "tab:red"}
+
+
+def plot_verdict_grid(cells, rows, cols, colors, ax=None, title=None, fontsize=9):
+    """A table of coloured cells: ``cells[(row, col)] = (category, text)`` drawn at ``rows`` x ``cols``.
+
+    ``rows`` and ``cols`` are lists of ``(key, label)``; ``colors`` maps each category to a colour, and
+    its keys, in order, make the legend under the grid. A (row, col) missing from ``cells`` is left white
+    (not measured). For verdicts read at several budgets or on two data sets side by side.
+    """
+    unknown = sorted({cat for cat, _ in cells.values()} - set(colors))
+    if unknown:
+        raise ValueError(f"categories {unknown} have no colour; colors has {list(colors)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 + 1.6 * len(cols), 0.6 + 0.4 * len(rows)))
+    for i, (r, _) in enumerate(rows):
+        for j, (c, _) in enumerate(cols):
+            if (r, c) not in cells:
+                continue
+            category, text = cells[r, c]
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, color=colors[category], alpha=0.6, lw=0))
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=fontsize)
+    ax.set_xlim(0, len(cols))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([j + 0.5 for j in range(len(cols))], [label for _, label in cols])
+    ax.set_yticks([i + 0.5 for i in range(len(rows))], [label for _, label in rows])
+    ax.tick_params(length=0)
+    for j in range(1, len(cols)):
+        ax.axvline(j, color="white", lw=1.5)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c, alpha=0.6) for c in colors.values()]
+    ax.legend(handles, list(colors), loc="upper center", bbox_to_anchor=(0.5, -0.08 - 0.5 / max(len(rows), 1)),
+              ncol=len(colors), frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

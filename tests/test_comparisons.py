@@ -88,3 +88,21 @@ def test_carried_over_names_how_a_verdict_moved_between_data_sets():
     assert carried_over("equivalent", "undecided") == "weaker"
     with pytest.raises(ValueError, match="is not a verdict"):
         carried_over("better", "fine")
+
+
+def test_epochs_needed_is_the_first_budget_from_which_every_verdict_holds():
+    import pytest
+
+    from nbsupport.comparisons import epochs_needed
+
+    assert epochs_needed({1: "better", 2: "better", 3: "better"}) == 1
+    assert epochs_needed({1: "worse", 2: "undecided", 3: "better"}) == 3
+    assert epochs_needed({1: "worse", 2: "equivalent", 3: "better"}) == 2
+    # a budget that is shown good but followed by one that is not does not count
+    assert epochs_needed({1: "better", 2: "undecided", 3: "better"}) == 3
+    assert epochs_needed({1: "worse", 2: "better", 3: "undecided"}) is None
+    assert epochs_needed({3: "better", 1: "undecided", 2: "better"}) == 2  # any order
+    with pytest.raises(ValueError, match="not verdicts"):
+        epochs_needed({1: "good"})
+    with pytest.raises(ValueError, match="empty"):
+        epochs_needed({})

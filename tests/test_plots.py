@@ -112,6 +112,12 @@ def test_suggestion_strip_draws_each_rule_row_and_each_seed():
     assert ((2e-3,), (2,)) in drawn and ((1e-3,), (2,)) in drawn and ((5e-3,), (1,)) in drawn
     assert len(top.patches) == 1 and len(bottom.patches) == 1  # the green span on both
     plt.close(fig)
+    fig = plot_suggestions({"left": {"ours": result}}, {"left": points}, ["a", "b"], best={"left": 4e-3})
+    top, bottom = fig.axes
+    for ax in (top, bottom):  # the best max_lr: one vertical line at 4e-3 on both rows
+        assert [tuple(line.get_xdata()) for line in ax.lines if line.get_linestyle() == "--"] == [(4e-3, 4e-3)]
+    assert "best max_lr" in [t.get_text() for t in top.get_legend().get_texts()]
+    plt.close(fig)
 
 
 def test_calibration_plot_puts_diverged_runs_at_error_one():
@@ -258,3 +264,21 @@ def test_share_x_by_column_gives_each_column_the_union_of_its_ranges():
     assert [ax.get_xlim() for ax in axes[:, 0]] == [(-3, 1), (-3, 1)]
     assert [ax.get_xlim() for ax in axes[:, 1]] == [(0, 5), (0, 5)]
     plt.close(fig)
+
+
+def test_verdict_grid_colours_each_measured_cell_and_leaves_the_rest_white():
+    import pytest
+
+    from nbsupport.plots import CARRIED_COLORS, plot_verdict_grid
+
+    cells = {("a", 1): ("same", "x"), ("b", 1): ("weaker", "y"), ("b", 3): ("reversed", "z")}
+    ax = plot_verdict_grid(cells, [("a", "A"), ("b", "B")], [(1, "one"), (3, "three")], CARRIED_COLORS)
+    assert [t.get_text() for t in ax.texts] == ["x", "y", "z"]
+    boxes = {(p.get_x(), p.get_y()): p.get_facecolor()[:3] for p in ax.patches}
+    assert set(boxes) == {(0, 0), (0, 1), (1, 1)}  # ("a", 3) not measured: no box
+    assert boxes[1, 1] == pytest.approx(matplotlib.colors.to_rgb("tab:red"))
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["A", "B"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(CARRIED_COLORS)
+    with pytest.raises(ValueError, match="no colour"):
+        plot_verdict_grid({("a", 1): ("failed", "")}, [("a", "A")], [(1, "one")], CARRIED_COLORS)
+    plt.close(ax.figure)

@@ -127,6 +127,7 @@ CHECKED_IN_CHAPTER = {
     "lr_finder_calibration": "04_lr_finder",
     "lr_finder_tests": "04_lr_finder",
     "fashion_budget": "05_fashion",
+    "fashion_finder_tests": "06_fashion_finder",
 }
 
 
