@@ -1,6 +1,10 @@
 """Callbacks: a plain zero-argument callable runs after every step; a ``Callback`` can react to more events."""
 
 
+class CancelFit(Exception):
+    """Raised by a callback to end ``Trainer.run`` early; the Trainer catches it and sends ``after_fit``."""
+
+
 class Callback:
     """Base class for callbacks that react to named training events; override the ones you need.
 
@@ -8,6 +12,8 @@ class Callback:
     epoch's first training step, ``after_step`` after each optimizer and
     scheduler step, ``before_validate`` and ``after_validate`` around the
     validation pass, ``after_epoch`` after validation and the epoch line.
+    A hook may raise ``CancelFit`` to end training there: the ``Trainer`` stops quietly and still sends
+    ``after_fit``.
     """
 
     def before_fit(self, trainer):
@@ -88,3 +94,20 @@ class ScheduleFreeCallback(Callback):
 
     def after_fit(self, trainer):
         self.optim.eval()
+
+
+class StopAfterEpochs(Callback):
+    """End training after ``epochs`` epochs, whatever ``Trainer.run`` was asked for.
+
+    The scheduler keeps the length it was built with, so the epochs run are exactly the first epochs of the
+    full run: ``retrain_stored(row, epochs=1)`` checks a long stored run on its first epoch this way.
+    """
+
+    def __init__(self, epochs):
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        self.epochs = epochs
+
+    def after_epoch(self, trainer):
+        if len(trainer.epoch_log["loss"]) >= self.epochs:
+            raise CancelFit

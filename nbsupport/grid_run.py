@@ -13,6 +13,7 @@ from .fingerprint import flush_to_zero, match_rule
 from .grid import (is_legacy_table, table_columns, grid_state, kind_of, load_grid, report_stale, row_kind, set_aside_broken,
                    set_aside_legacy)
 from .configs import is_int
+from .runs import RunConfig
 from .provenance import default_threads, set_threads
 from .store import append_row, predictions_path, quarantine_damaged, save_predictions, table_lock
 from .training import progress_enabled
@@ -35,12 +36,12 @@ def _store(grid, record):
     append_row(grid.results_path, record, table_columns(grid.results_path, grid.kind))
 
 
-def train_entry(config, threads, data, progress=False):
+def train_entry(config, threads, data, progress=False, **train_kw):
     """Train one entry as a worker does: ``threads`` torch threads, subnormals flushed (both restored)."""
     previous = set_threads(threads)
     try:
         with flush_to_zero(True):
-            return config.train(data, progress)
+            return config.train(data, progress, **train_kw)
     finally:
         set_threads(previous)
 
@@ -132,7 +133,7 @@ class Retrained(NamedTuple):
     ok: bool
 
 
-def retrain_stored(row, *, threads=None, data=None, progress=None) -> Retrained:
+def retrain_stored(row, *, threads=None, data=None, progress=None, epochs=None) -> Retrained:
     """Make a stored entry again, as the grid command made it, and compare: ``(record, exact, ok)``.
 
     ``row`` is a results row (a training run or a range test, as read from the CSV or loaded by
@@ -140,12 +141,23 @@ def retrain_stored(row, *, threads=None, data=None, progress=None) -> Retrained:
     with subnormals flushed to zero (the previous thread count and flush state are restored afterwards),
     and compared by its kind's rule: exact where the whole fingerprint matches, within the band elsewhere
     (``match_rule(record, row)`` says which and why). The chapters use this for their live re-run.
+
+    ``epochs`` re-trains only the first epochs of a stored training run (its schedule still that of all its
+    epochs) and compares with the row's values after that epoch: a three-epoch run checked in a third of
+    the time. The record's metrics are then those after ``epochs``.
     """
     kind = row_kind(row)
     config = kind.from_record(row)
-    record = train_entry(config, int(row["threads"]) if threads is None else threads, data, progress)
+    threads = int(row["threads"]) if threads is None else threads
+    if epochs is None:
+        record = train_entry(config, threads, data, progress)
+    elif kind is RunConfig:
+        record = train_entry(config, threads, data, progress, stop_after=epochs)
+    else:
+        raise ValueError(f"epochs={epochs!r}: only a stored training run can be re-trained in part, "
+                         f"not a {kind.__name__}")
     record.pop("predictions", None)
-    exact, ok = kind.match(record, row)
+    exact, ok = kind.match(record, row) if epochs is None else kind.match(record, row, epochs)
     return Retrained(record, exact, ok)
 
 

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import math
+import numbers
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,7 +22,7 @@ from typing import Optional, Union
 import torch
 import torch.nn.functional as F
 
-from .callbacks import ScheduleFreeCallback, SchedulerStatsCallback
+from .callbacks import ScheduleFreeCallback, SchedulerStatsCallback, StopAfterEpochs
 from .data import DATASETS, SCALINGS, TensorLoader, dataset_tensors, dataset_test_tensors
 from .fingerprint import match_rule
 from .models import ACTIVATIONS, mnist_model
@@ -153,12 +154,12 @@ class RunConfig(StoredConfig):
     def band(cls) -> str:
         return ", ".join(f"{m} ±{b:g}" for m, b in CHECK_BAND.items())
 
-    def train(self, data=None, progress=None) -> dict:
-        return train_run(self, data, progress=progress)
+    def train(self, data=None, progress=None, stop_after=None) -> dict:
+        return train_run(self, data, progress=progress, stop_after=stop_after)
 
     @staticmethod
-    def match(record, row):
-        return match_stored(record, row)
+    def match(record, row, epochs=None):
+        return match_stored(record, row, epochs)
 
     def label(self) -> str:
         """A short human-readable description, for progress bars and messages."""
@@ -211,7 +212,7 @@ def _mnist_test_cached(scaling):
     return _dataset_test_cached("mnist", scaling)
 
 
-def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verbose=False) -> dict:
+def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verbose=False, stop_after=None) -> dict:
     """Train ``config`` and return its flat record (see ``record_columns()`` for the fields).
 
     ``data`` is ``((x_train, y_train), (x_valid, y_valid))`` or the same with a third pair
@@ -225,9 +226,19 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
     of the run's predictions file (``nbsupport.store.PREDICTION_ARRAYS``; None without test data), and
     ``test_loss``/``test_acc`` their means on the test images. That key is not a column: the grid command
     writes it to the run's own file.
+
+    ``stop_after`` (epochs) trains only the first epochs of the run, with the schedule of all
+    ``config.epochs``: the record's metrics are then those after its last epoch, and nothing is scored on the
+    test images. It checks a long stored run on its first epoch (``retrain_stored(row, epochs=1)``).
     """
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
+    epochs_run = config.epochs if stop_after is None else stop_after
+    if isinstance(epochs_run, bool) or not isinstance(epochs_run, numbers.Integral) or not (
+            1 <= epochs_run <= config.epochs):
+        raise ValueError(f"stop_after={stop_after!r}: give a whole number of epochs from 1 to the run's "
+                         f"{config.epochs}, or None for all of them")
+    epochs_run = int(epochs_run)
     data = data if data is not None else _dataset_tensors(config)
     if len(data) not in (2, 3):
         raise ValueError(f"data must be (train, valid) or (train, valid, test) pairs of tensors, got "
@@ -244,6 +255,8 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
     callbacks = [SchedulerStatsCallback(optim)]
     if config.schedule == "schedule_free":
         callbacks.append(ScheduleFreeCallback(optim))
+    if epochs_run < config.epochs:  # last: every other callback sees the epoch's end first
+        callbacks.append(StopAfterEpochs(epochs_run))
     trainer = Trainer(model, optim, F.cross_entropy, scheduler, callbacks=callbacks, device=device,
                       progress=progress, verbose=verbose)
     start = time.perf_counter()
@@ -261,9 +274,9 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
     record = {"run_id": config.run_id, **dataclasses.asdict(config)}
     for metric in RECORD_METRICS:
         values = per_epoch[metric]
-        record[metric] = values[-1] if len(values) == config.epochs else math.nan
+        record[metric] = values[-1] if len(values) == epochs_run else math.nan
     predictions = None
-    if test is not None:
+    if test is not None and epochs_run == config.epochs:
         val_pred, val_loss = per_image(model, xv, yv, device)
         test_pred, test_loss = per_image(model, test[0], test[1], device)
         predictions = {"val_pred": val_pred, "val_loss": val_loss, "test_pred": test_pred, "test_loss": test_loss}
@@ -319,15 +332,34 @@ def _float_text(value):
     return "nan" if math.isnan(value) else repr(value)
 
 
-def match_stored(record, row):
+def stored_epoch(row, metric, epoch):
+    """A stored run's ``metric`` (``train_loss``, ``train_acc``, ``val_loss`` or ``val_acc``) after ``epoch``."""
+    if metric not in RECORD_METRICS:
+        raise ValueError(f"metric={metric!r}: per-epoch values are stored for {RECORD_METRICS}")
+    values = row[f"{metric}_epochs"]
+    values = json.loads(values) if isinstance(values, str) else list(values)
+    if not 1 <= epoch <= len(values):
+        raise ValueError(f"epoch={epoch}: the row stores {len(values)} epoch(s) of {metric}")
+    return float(values[epoch - 1])
+
+
+def match_stored(record, row, epochs=None):
     """Compare a freshly trained ``record`` (from ``train_run``) with its stored ``row``: ``(exact, ok)``.
 
     ``row`` is a table row as read from the CSV (strings) or as loaded by ``load_results`` (numbers). Where
     the whole fingerprint agrees (``nbsupport.fingerprint.match_rule``), every metric and the per-epoch
     validation accuracies must agree to the last bit; elsewhere each metric must lie within ``CHECK_BAND``.
+    ``epochs`` compares a record trained with ``stop_after=epochs`` with the row's metrics after that epoch.
     """
     exact, _ = match_rule(record, row)
     metrics = RunConfig.CHECKED
+    if epochs is not None:
+        pairs = [(float(record[m]), stored_epoch(row, m, epochs)) for m in RECORD_METRICS]
+        if exact:
+            ok = all(_float_text(a) == _float_text(b) for a, b in pairs)
+        else:
+            ok = all(abs(a - b) <= CHECK_BAND[m] for m, (a, b) in zip(RECORD_METRICS, pairs))
+        return exact, ok
     if exact:
         ok = (all(_float_text(float(record[m])) == _float_text(float(row[m])) for m in metrics)
               and record["val_acc_epochs"] == row["val_acc_epochs"])

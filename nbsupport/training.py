@@ -7,7 +7,7 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from .callbacks import Callback
+from .callbacks import Callback, CancelFit
 
 PROGRESS_ENV_VAR = "NBSUPPORT_PROGRESS"
 
@@ -135,6 +135,8 @@ class Trainer:
                     bar.clear()
                     print(line, flush=True)
                 self._emit("after_epoch")
+        except CancelFit:
+            pass  # a callback ended training early (e.g. StopAfterEpochs)
         finally:
             bar.close()
             self._emit("after_fit")  # also after a NaN: schedule-free AdamW switches to its averaged weights

@@ -29,3 +29,35 @@ def test_optimizer_without_momentum_is_refused_at_construction():
     optim = torch.optim.Adagrad(tiny_model().parameters())
     with pytest.raises(TypeError, match="Adagrad has neither 'betas'.*nor 'momentum'.*AdamW"):
         SchedulerStatsCallback(optim)
+
+
+def test_a_callback_can_end_training_early_and_after_fit_is_still_sent():
+    import pytest
+
+    from nbsupport import Trainer, mnist_model
+    from nbsupport.callbacks import Callback, StopAfterEpochs
+    from helpers import synthetic_loaders
+
+    import torch
+    import torch.nn.functional as F
+
+    events = []
+
+    class Spy(Callback):
+        def after_epoch(self, trainer):
+            events.append("after_epoch")
+
+        def after_fit(self, trainer):
+            events.append("after_fit")
+
+    train, valid = synthetic_loaders()
+    model = mnist_model("selu")
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=1e-2, total_steps=3 * len(train))
+    trainer = Trainer(model, optim, F.cross_entropy, sched, callbacks=[Spy(), StopAfterEpochs(2)],
+                      progress=False)
+    trainer.run(3, train, valid)
+    assert len(trainer.epoch_log["loss"]) == 2 and trainer.step == 2 * len(train)
+    assert events == ["after_epoch", "after_epoch", "after_fit"]
+    with pytest.raises(ValueError, match="positive int"):
+        StopAfterEpochs(0)

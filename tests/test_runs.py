@@ -1,5 +1,6 @@
 """RunConfig validation, train_run's record, and a run's independence from whatever ran before it."""
 
+import dataclasses
 import json
 import math
 
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 
 from nbsupport import RunConfig, ScheduleFreeCallback, Trainer, lr_range_test, mnist_model, schedule_trace, train_run
 from nbsupport.data import TensorLoader
+from nbsupport.fingerprint import flush_to_zero
 from nbsupport.runs import SCHEDULES, record_columns
 from helpers import synthetic_loaders, synthetic_mnist
 
@@ -395,3 +397,45 @@ def test_a_learning_rate_free_optimizer_records_the_lr_it_settled_on(optimizer, 
 def test_an_optimizer_with_a_hand_set_lr_has_no_adapted_lr():
     record = train_run(RunConfig(schedule="constant", lr=1e-3, epochs=1, scaling="normalized"), tiny_data())
     assert math.isnan(record["adapted_lr"])
+
+
+def test_a_stored_run_is_checked_on_its_first_epoch_with_the_schedule_of_all_its_epochs():
+    """retrain_stored(row, epochs=1): the first epoch of a 3-epoch run, not a 1-epoch run."""
+    from nbsupport.grid import retrain_stored
+    from nbsupport.runs import match_stored, stored_epoch
+
+    data = tiny_data()
+    config = RunConfig(schedule="one_cycle", lr=3e-3, epochs=3, seed=2, scaling="normalized")
+    with flush_to_zero(True):  # as the grid command stores runs
+        full = train_run(config, data, progress=False)
+        one_epoch_run = train_run(dataclasses.replace(config, epochs=1), data, progress=False)
+    live, exact, ok = retrain_stored(full, data=data, progress=False, epochs=1)
+    assert exact and ok
+    for m in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        assert live[m] == stored_epoch(full, m, 1)
+    # its schedule was that of three epochs: a one-epoch run ends elsewhere
+    assert live["train_loss"] != one_epoch_run["train_loss"]
+    assert math.isnan(live["test_acc"])  # nothing scored on test images after a partial run
+    two = retrain_stored(full, data=data, progress=False, epochs=2)
+    assert two.ok and two.record["val_acc"] == stored_epoch(full, "val_acc", 2)
+    # a stored epoch value changed by hand is caught, exactly where the fingerprint matches
+    tampered = dict(full, val_acc_epochs=json.dumps([0.5] + json.loads(full["val_acc_epochs"])[1:]))
+    assert match_stored(live, tampered, 1) == (True, False)
+    assert match_stored(live, tampered, 2)[1] is False  # epoch 2 of a 1-epoch record: not the same values
+
+
+@pytest.mark.parametrize("stop_after", [0, 4, 1.5, True, "1"])
+def test_stop_after_outside_the_runs_epochs_is_refused_before_training(stop_after):
+    config = RunConfig(schedule="one_cycle", lr=3e-3, epochs=3, scaling="normalized")
+    with pytest.raises(ValueError, match="whole number of epochs from 1 to the run's 3"):
+        train_run(config, tiny_data(), progress=False, stop_after=stop_after)
+
+
+def test_a_range_test_cannot_be_re_trained_in_part():
+    from nbsupport.grid import retrain_stored
+
+    row = {"run_id": "x", "tool": "nbsupport", "mode": "exponential", "start_lr": 1e-7, "end_lr": 10.0,
+           "num_steps": 20, "seed": 0, "scaling": "normalized", "eval_every": 0, "batch_size": 32,
+           "dataset": "mnist", "losses": "[]", "threads": 1}
+    with pytest.raises(ValueError, match="only a stored training run can be re-trained in part"):
+        retrain_stored(row, epochs=1)
