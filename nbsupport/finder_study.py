@@ -115,7 +115,7 @@ LR_FREE = {
 LR_FREE_GRIDS = {"mnist": ("lr_free", "schedules_budget", "lr_free"),
                  "fashion_mnist": ("fashion_lr_free", "fashion_budget", "fashion_finder")}
 #: The references of the learning-rate-free optimizers: (how one-cycle's max_lr was set, epochs).
-LR_FREE_REFERENCES = (("best max_lr", 1), ("blow-up/10", 1), ("best max_lr", 3), ("blow-up/10", 3))
+LR_FREE_REFERENCES = (("tuned max_lr", 1), ("blow-up/10", 1), ("tuned max_lr", 3), ("blow-up/10", 3))
 
 
 def lr_free_runs(dataset, epochs):
@@ -138,8 +138,8 @@ def lr_free_references(study):
     finder = load_results(finder_grid)
     blow_up = study.suggestion("blow-up/10")
     finder = _at(finder[(finder["schedule"] == "one_cycle") & (finder["epochs"] == 3)], blow_up)
-    return {("best max_lr", 1): study.reference, ("blow-up/10", 1): study.runs_at(blow_up),
-            ("best max_lr", 3): three, ("blow-up/10", 3): finder}
+    return {("tuned max_lr", 1): study.reference, ("blow-up/10", 1): study.runs_at(blow_up),
+            ("tuned max_lr", 3): three, ("blow-up/10", 3): finder}
 
 
 def lr_free_comparisons(study):

@@ -214,7 +214,9 @@ def share_x_by_column(axes):
             ax.set_xlim(lo, hi)
 
 
-CARRIED_COLORS = {"same": "0.85", "stronger": "tab:green", "weaker": "tab:orange", "reversed": "tab:red"}
+#: How a verdict carried over (``comparisons.carried_over``): neutral colours, so that no cell reads as the green of
+#: "better" or the red of "worse" in the forest plots beside them.
+CARRIED_COLORS = {"same": "0.85", "stronger": "#6baed6", "weaker": "#fdae6b", "reversed": "#9e9ac8"}
 
 
 def plot_verdict_grid(cells, rows, cols, colors, ax=None, title=None, fontsize=9):

@@ -276,7 +276,7 @@ def test_verdict_grid_colours_each_measured_cell_and_leaves_the_rest_white():
     assert [t.get_text() for t in ax.texts] == ["x", "y", "z"]
     boxes = {(p.get_x(), p.get_y()): p.get_facecolor()[:3] for p in ax.patches}
     assert set(boxes) == {(0, 0), (0, 1), (1, 1)}  # ("a", 3) not measured: no box
-    assert boxes[1, 1] == pytest.approx(matplotlib.colors.to_rgb("tab:red"))
+    assert boxes[1, 1] == pytest.approx(matplotlib.colors.to_rgb(CARRIED_COLORS["reversed"]))
     assert [t.get_text() for t in ax.get_yticklabels()] == ["A", "B"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(CARRIED_COLORS)
     with pytest.raises(ValueError, match="no colour"):
