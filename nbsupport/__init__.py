@@ -38,7 +38,7 @@ from .range_tests import RangeTestConfig
 from .schedules import SCHEDULE_LABELS
 
 
-_LAZY = {"retrain_stored": "grid_run", "load_results": "grid", "load_predictions": "grid"}
+_LAZY = {"retrain_stored": "grid_run", "load_results": "grid", "load_predictions": "results"}
 
 
 def __getattr__(name):
