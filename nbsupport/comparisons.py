@@ -96,6 +96,8 @@ def versus_reference(runs, column, reference, *, metric="error", margin="default
                                 split=split)
 
 
+#: The four verdicts of a paired comparison (``nbsupport.paired``).
+VERDICTS = ("better", "worse", "equivalent", "undecided")
 #: How an answer measured on one data set looks on another: both verdicts are those of the same comparison.
 CARRIED = ("same", "stronger", "weaker", "reversed")
 
@@ -107,10 +109,9 @@ def carried_over(first, second):
     new one is decided (better or worse); 'weaker' when only the old one is. Between the two undecided
     kinds, 'undecided' then 'equivalent' is 'stronger' and the other way round 'weaker'.
     """
-    allowed = ("better", "worse", "equivalent", "undecided")
     for name, v in (("first", first), ("second", second)):
-        if v not in allowed:
-            raise ValueError(f"{name}={v!r} is not a verdict; use one of {allowed}")
+        if v not in VERDICTS:
+            raise ValueError(f"{name}={v!r} is not a verdict; use one of {VERDICTS}")
     decided = ("better", "worse")
     if first == second:
         return "same"
@@ -137,7 +138,7 @@ def epochs_needed(verdicts):
     """
     if not verdicts:
         raise ValueError("verdicts is empty; give {epochs: verdict} for at least one budget")
-    bad = {e: v for e, v in verdicts.items() if v not in ("better", "worse", "equivalent", "undecided")}
+    bad = {e: v for e, v in verdicts.items() if v not in VERDICTS}
     if bad:
         raise ValueError(f"{bad} are not verdicts; use better, worse, equivalent or undecided")
     needed = None

@@ -133,6 +133,13 @@ class PairedResult:
         span = _span(self.low * scale, self.high * scale, digits)
         return f"{self.metric} {head} ({span}): {verdict or self.verdict}"
 
+    def signed(self) -> str:
+        """The difference and its interval as signed numbers, for tables and printed lines: '+0.16 (-0.01 to
+        +0.33)' (error in percentage points, loss in loss units)."""
+        scale, digits = (100.0, 2) if self.metric == "error" else (1.0, 4)
+        return (f"{scale * self.diff:+.{digits}f} "
+                f"({scale * self.low:+.{digits}f} to {scale * self.high:+.{digits}f})")
+
     def difference(self) -> str:
         """The difference and its interval without a verdict, e.g. 'error 0.42 points lower (0.21 to 0.63)'."""
         return self.describe().rsplit(":", 1)[0]

@@ -398,3 +398,19 @@ def test_a_call_on_5_seeds_by_10000_images_is_fast():
     r = paired_compare(a_pred, b_pred, labels, margin=MARGIN_ERROR)
     assert time.perf_counter() - start < 0.5
     assert r.n_images == 10_000 and abs(r.diff) < 0.01
+
+
+def test_signed_prints_the_difference_and_interval_as_signed_numbers():
+    import numpy as np
+
+    from nbsupport.paired import paired_compare
+
+    labels = np.zeros(200, dtype=int)
+    a = np.zeros((3, 200), dtype=int)
+    b = np.zeros((3, 200), dtype=int)
+    b[:, :4] = 1  # b misses 4 of 200 images on every seed: a is 2 points lower
+    a[0, 5] = 1
+    r = paired_compare(a, b, labels, metric="error")
+    head = r.signed().split(" (")[0]
+    assert head == f"{100 * r.diff:+.2f}" and head.startswith("-")
+    assert r.signed().endswith(f"({100 * r.low:+.2f} to {100 * r.high:+.2f})")
