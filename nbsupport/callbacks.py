@@ -9,8 +9,9 @@ class Callback:
     """Base class for callbacks that react to named training events; override the ones you need.
 
     Each hook receives the ``Trainer``. ``before_epoch`` runs before an
-    epoch's first training step, ``after_step`` after each optimizer and
-    scheduler step, ``before_validate`` and ``after_validate`` around the
+    epoch's first training step, ``before_batch`` before each batch's forward pass, ``after_loss`` once the
+    batch's loss is known (``trainer.loss``, a float) and before the update, ``after_step`` after each
+    optimizer and scheduler step, ``before_validate`` and ``after_validate`` around the
     validation pass, ``after_epoch`` after validation and the epoch line.
     A hook may raise ``CancelFit`` to end training there: the ``Trainer`` stops quietly and still sends
     ``after_fit``.
@@ -20,6 +21,12 @@ class Callback:
         pass
 
     def before_epoch(self, trainer):
+        pass
+
+    def before_batch(self, trainer):
+        pass
+
+    def after_loss(self, trainer):
         pass
 
     def after_step(self, trainer):

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .lr_rules import (FASTAI_RULES, SLOPE_AGAINST, debiased_ema, fastai_minimum, fastai_slide,  # noqa: F401
                        fastai_steep, fastai_suggestions, fastai_trim, fastai_valley, lightning_suggestion)
-from .training import default_device, progress_enabled
+from .callbacks import Callback, CancelFit
+from .training import Trainer, default_device
 
 MODES = ("exponential", "linear")
 
@@ -142,31 +142,52 @@ def _check_args(start_lr, end_lr, num_steps, smooth, diverge_factor, train_loade
             raise ValueError("valid_loader is empty: evaluation needs at least one batch")
 
 
-def _batches(loader, num_steps, fresh_epochs):
-    """Batches for ``num_steps`` steps: one pass if it is long enough, else either new passes (epochs, reshuffled
-    by the loader) or the first pass's batches over and over (``itertools.cycle``)."""
-    if len(loader) >= num_steps:
-        return iter(loader)
-    if not fresh_epochs:
-        return itertools.cycle(loader)
-    return itertools.chain.from_iterable(loader for _ in itertools.count())
+class _Steps:
+    """``num_steps`` batches of ``loader`` as one epoch of the ``Trainer``: one pass if it is long enough, else
+    either new passes (epochs, reshuffled by the loader) or the first pass's batches over and over."""
+
+    def __init__(self, loader, num_steps, fresh_epochs):
+        self.loader, self.num_steps, self.fresh_epochs = loader, num_steps, fresh_epochs
+
+    def __len__(self):
+        return self.num_steps
+
+    def __iter__(self):
+        if len(self.loader) >= self.num_steps:
+            batches = iter(self.loader)
+        elif not self.fresh_epochs:
+            batches = itertools.cycle(self.loader)
+        else:
+            batches = itertools.chain.from_iterable(self.loader for _ in itertools.count())
+        return itertools.islice(batches, self.num_steps)
 
 
-@torch.no_grad()
-def _evaluate(model, loss_fn, loader, device):
-    """Mean loss and accuracy (argmax of the output) over ``loader``, in eval mode; back to train mode after."""
-    model.eval()
-    try:
-        loss_sum, correct, seen = 0.0, 0, 0
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            out = model(x)
-            loss_sum += loss_fn(out, y).item() * len(y)
-            correct += (out.argmax(dim=1) == y).sum().item()
-            seen += len(y)
-    finally:
-        model.train()
-    return loss_sum / seen, correct / seen
+class _RangeTest(Callback):
+    """The range test as ``Trainer`` callbacks: set each step's lr, record and smooth its loss, end the fit
+    before the update once the smoothed loss diverges, evaluate every ``eval_every`` steps."""
+
+    def __init__(self, lrs, smoother, valid_loader, eval_every):
+        self.lrs, self.smoother = lrs, smoother
+        self.valid_loader, self.eval_every = valid_loader, eval_every
+        self.tried, self.losses, self.smoothed, self.valid, self.diverged = [], [], [], [], False
+
+    def before_batch(self, trainer):
+        lr = self.lrs[trainer.step]
+        for group in trainer.optim.param_groups:
+            group["lr"] = lr
+        self.tried.append(lr)
+
+    def after_loss(self, trainer):
+        self.losses.append(trainer.loss)
+        average, self.diverged = self.smoother.add(trainer.loss)
+        self.smoothed.append(average)
+        if self.diverged:
+            raise CancelFit
+
+    def after_step(self, trainer):
+        if self.valid_loader is not None and trainer.step % self.eval_every == 0:
+            val_loss, val_acc = trainer.evaluate(self.valid_loader)
+            self.valid.append({"step": trainer.step, "lr": self.tried[-1], "loss": val_loss, "accuracy": val_acc})
 
 
 def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=10.0, num_steps=100,
@@ -206,30 +227,10 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
     was_training = model.training
 
     lrs = (linear_lrs if mode == "linear" else exponential_lrs)(start_lr, end_lr, num_steps)
-    tried, losses, smoothed, valid = [], [], [], []
-    smoother, diverged = SmoothedStop(smooth, diverge_factor), False
-    batches = _batches(train_loader, num_steps, fresh_epochs=mode == "linear")
-    model.to(device).train()
+    test = _RangeTest(lrs, SmoothedStop(smooth, diverge_factor), valid_loader, eval_every)
+    trainer = Trainer(model, optim, loss_fn, callbacks=[test], device=device, progress=progress, verbose=False)
     try:
-        for step, lr in enumerate(tqdm(lrs, disable=not progress_enabled(progress), leave=False, unit="step")):
-            for group in optim.param_groups:
-                group["lr"] = lr
-            x, y = next(batches)
-            x, y = x.to(device), y.to(device)
-            loss = loss_fn(model(x), y)
-            value = loss.item()
-            tried.append(lr)
-            losses.append(value)
-            average, diverged = smoother.add(value)
-            smoothed.append(average)
-            if diverged:
-                break
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            optim.step()
-            if valid_loader is not None and (step + 1) % eval_every == 0:
-                val_loss, val_acc = _evaluate(model, loss_fn, valid_loader, device)
-                valid.append({"step": step + 1, "lr": lr, "loss": val_loss, "accuracy": val_acc})
+        trainer.run(1, _Steps(train_loader, num_steps, fresh_epochs=mode == "linear"))
     finally:
         model.load_state_dict(saved_model)
         optim.load_state_dict(saved_optim)
@@ -240,6 +241,7 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
             torch.cuda.set_rng_state_all(saved_cuda_rng)
         model.train(was_training)
         optim.zero_grad(set_to_none=True)
+    tried, smoothed, diverged = test.tried, test.smoothed, test.diverged
     usable = len(smoothed) - 1 if diverged else len(smoothed)
     suggestions = suggest_lrs(tried[:usable], smoothed[:usable]) if usable >= 3 else {}
-    return LRFinderResult(tried, losses, smoothed, suggestions, diverged, mode, valid)
+    return LRFinderResult(tried, test.losses, smoothed, suggestions, diverged, mode, test.valid)

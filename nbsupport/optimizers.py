@@ -5,8 +5,7 @@ import io
 
 import torch
 
-from .callbacks import SchedulerStatsCallback
-from .schedules import build_scheduler, schedule_free_warmup
+from .schedules import build_scheduler, schedule_free_warmup, trace_steps
 
 #: ``prodigy`` (Mishchenko & Defazio 2024, package ``prodigyopt``) and ``dadapt_adam`` (Defazio &
 #: Mishchenko 2023, package ``dadaptation``) estimate their own step size: their ``lr`` is a multiplier of
@@ -59,19 +58,12 @@ def schedule_trace(config, total_steps: int):
     param = torch.nn.Parameter(torch.zeros(1))
     optim = build_optimizer(config, [param], total_steps)
     scheduler = build_scheduler(config, optim, total_steps)
-    stats = SchedulerStatsCallback(optim)
     if config.schedule == "schedule_free":
         optim.train()
         warm = schedule_free_warmup(total_steps)
         lrs = [config.lr * min(1.0, (i + 1) / warm) for i in range(total_steps)]
         return lrs, [optim.param_groups[0]["betas"][0]] * total_steps
-    for step in range(total_steps):
-        stats()
-        if step < total_steps - 1:
-            param.grad = torch.zeros_like(param)
-            optim.step()
-            scheduler.step() if scheduler is not None else None
-    return stats.lr, stats.momentum
+    return trace_steps(optim, scheduler, total_steps)
 
 
 def adapted_lr(config, optim) -> float:

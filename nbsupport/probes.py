@@ -1,5 +1,6 @@
 """Probes and one-off measurements the chapters make live: a one-cycle run with its logs (``train_one_cycle``),
-the loss spike, layer activity, Adam's step size, step times.
+the loss spike, layer activity, Adam's step size, step times. Whatever trains here trains on the ``Trainer``
+(``nbsupport.training``), with callbacks for what it measures.
 
 (Stored grids of runs are ``nbsupport.runs`` and ``nbsupport.grid``; the grid definitions themselves live in the
 top-level ``experiments/`` folder.)"""
@@ -10,14 +11,14 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch.optim.lr_scheduler import OneCycleLR
 
-from .callbacks import SchedulerStatsCallback
+from .callbacks import Callback, CancelFit, SchedulerStatsCallback
 from .models import mnist_model
+from .optimizers import CYCLED, OPTIMIZERS, build_optimizer
+from .schedules import build_scheduler
 from .repro import seed_everything
 from .training import Trainer
 
-OPTIMIZERS = ("adamw", "sgd")
 
 
 @dataclass
@@ -47,24 +48,25 @@ def train_one_cycle(train_loader, valid_loader, *, activation="selu", optimizer=
                     momentum=None, seed=0, self_normalizing=False, verbose=True, progress=None):
     """Train the page's model with one-cycle to ``max_lr``; momentum is cycled unless ``momentum`` fixes it.
 
-    ``optimizer`` is ``"adamw"`` (the page's, base lr 0.001; momentum is beta1)
-    or ``"sgd"`` (with momentum). The model is initialized from ``seed``, so runs
-    that differ only in their schedule start from the same weights. A run whose
+    ``optimizer`` is ``"adamw"`` (the page's; momentum is beta1), ``"sgd"`` (with momentum) or one of the
+    learning-rate-free ones, built as a ``RunConfig`` run builds it (``nbsupport.optimizers``). The model is
+    initialized from ``seed``, so runs that differ only in their schedule start from the same weights. A run whose
     loss turns NaN is a result too: it comes back with ``diverged`` set.
     """
+    from .runs import RunConfig
+
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
     if momentum is not None and not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1) or None (cycled 0.95 -> 0.85 -> 0.95), got {momentum!r}")
+    config = RunConfig(schedule="one_cycle", lr=max_lr, epochs=epochs, seed=seed, optimizer=optimizer,
+                       momentum=CYCLED if momentum is None else momentum, activation=activation,
+                       init="lecun" if self_normalizing else "default")
     seed_everything(seed)
     model = mnist_model(activation, self_normalizing=self_normalizing)
-    fixed = momentum if momentum is not None else 0.9
-    if optimizer == "adamw":
-        optim = torch.optim.AdamW(model.parameters(), lr=0.001, betas=(fixed, 0.999))
-    else:
-        optim = torch.optim.SGD(model.parameters(), lr=max_lr / 25, momentum=fixed)
-    scheduler = OneCycleLR(optim, max_lr=max_lr, steps_per_epoch=len(train_loader), epochs=epochs,
-                           cycle_momentum=momentum is None)
+    total_steps = epochs * len(train_loader)
+    optim = build_optimizer(config, model.parameters(), total_steps)
+    scheduler = build_scheduler(config, optim, total_steps)
     stats = SchedulerStatsCallback(optim)
     trainer = Trainer(model, optim, F.cross_entropy, scheduler, callbacks=[stats], verbose=verbose,
                       progress=progress)
@@ -209,7 +211,27 @@ def adam_direction_rms(optim):
     return (total / count) ** 0.5
 
 
-def probe_run(config, at_steps, measure, data=None, smoothing_window=None):
+class _Probe(Callback):
+    """``probe_run``'s measurements, taken after the steps ``at_steps``; ends the fit after the last one."""
+
+    def __init__(self, steps, measure, window):
+        self.steps, self.measure, self.window, self.rows = set(steps), measure, window, []
+        self.last = max(steps)
+
+    def before_batch(self, trainer):
+        group = trainer.optim.param_groups[0]  # what this step uses, before the scheduler moves on
+        self.lr, self.momentum = group["lr"], group["betas"][0] if "betas" in group else group.get("momentum")
+
+    def after_step(self, trainer):
+        if trainer.step in self.steps:
+            recent = trainer.train_log["loss"][-self.window:]
+            self.rows.append({"step": trainer.step, "lr": self.lr, "momentum": self.momentum,
+                              "loss_avg": sum(recent) / len(recent), **self.measure(trainer.model, trainer.optim)})
+        if trainer.step >= self.last:
+            raise CancelFit
+
+
+def probe_run(config, at_steps, measure, data=None, smoothing_window=None, progress=None):
     """Train ``config`` (a ``RunConfig``) as ``train_run`` does, but only up to ``max(at_steps)`` steps, and
     call ``measure(model, optim)`` after each step in ``at_steps`` (1-based).
 
@@ -217,58 +239,46 @@ def probe_run(config, at_steps, measure, data=None, smoothing_window=None):
     SGD momentum), ``loss_avg`` (mean raw training loss over the last
     ``smoothing_window`` steps, default 5% of an epoch as in the Trainer) and
     whatever ``measure`` returns (a dict). Stops early, with a ``nan_step``
-    entry in the last row, if the loss stops being finite.
+    entry in the last row, if the loss stops being finite. No validation pass is made.
     """
-    from .data import TensorLoader
-    from .runs import RunConfig, _mnist_cached, build_optimizer, build_scheduler
+    from .runs import RunConfig, _mnist_cached, build_trainer
 
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
     steps = sorted(set(int(s) for s in at_steps))
     if not steps or steps[0] < 1:
         raise ValueError(f"at_steps must be step numbers >= 1, got {list(at_steps)!r}")
-    (xt, yt), (xv, yv) = data if data is not None else _mnist_cached(config.scaling)
-    seed_everything(config.seed)
-    model = mnist_model(config.activation, self_normalizing=config.init == "lecun")
-    loader = TensorLoader(xt, yt, config.batch_size, shuffle=True, seed=config.seed)
-    total = config.epochs * len(loader)
+    probe = _Probe(steps, measure, smoothing_window)
+    trainer, train_loader, _ = build_trainer(config, data if data is not None else _mnist_cached(config.scaling),
+                                             [probe], progress=progress)
+    total = config.epochs * len(train_loader)
     if steps[-1] > total:
         raise ValueError(f"at_steps go up to {steps[-1]}, but {config.label()} has only {total} steps")
-    window = smoothing_window or max(1, round(0.05 * len(loader)))
-    optim = build_optimizer(config, model.parameters(), total)
-    scheduler = build_scheduler(config, optim, total)
-    if config.schedule == "schedule_free":
-        optim.train()
-    model.train()
-    rows, losses, step = [], [], 0
-    wanted = set(steps)
-    while step < steps[-1]:
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            value = loss.item()
-            step += 1
-            losses.append(value)
-            if not math.isfinite(value):
-                rows.append({"step": step, "nan_step": step})
-                return rows
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            group = optim.param_groups[0]
-            lr, mom = group["lr"], group["betas"][0] if "betas" in group else group.get("momentum")
-            optim.step()
-            if scheduler is not None:
-                scheduler.step()
-            if step in wanted:
-                recent = losses[-window:]
-                rows.append({"step": step, "lr": lr, "momentum": mom, "loss_avg": sum(recent) / len(recent),
-                             **measure(model, optim)})
-            if step >= steps[-1]:
-                break
-    return rows
+    probe.window = smoothing_window or max(1, round(0.05 * len(train_loader)))
+    try:
+        trainer.run(config.epochs, train_loader)
+    except FloatingPointError:
+        probe.rows.append({"step": trainer.step + 1, "nan_step": trainer.step + 1})
+    return probe.rows
+
+
+class _StepTimer(Callback):
+    """Wall-clock seconds from the end of step ``warmup`` to the end of the fit."""
+
+    def __init__(self, warmup):
+        self.warmup, self.start, self.seconds = warmup, None, None
+
+    def after_step(self, trainer):
+        if trainer.step == self.warmup:
+            self.start = time.perf_counter()
+
+    def after_fit(self, trainer):
+        self.seconds = time.perf_counter() - self.start
 
 
 def step_times(activations, x, y, *, steps=30, repeats=3, batch_size=32, seed=0):
-    """Milliseconds per AdamW training step of the page's model with each activation, on batches of ``x, y``.
+    """Milliseconds per AdamW training step of the page's model with each activation, on batches of ``x, y``,
+    each step a step of the ``Trainer`` (forward, loss, backward, update and its per-step bookkeeping).
 
     Each activation is timed ``repeats`` times, interleaved (a, b, c, a, b, c, ...),
     over ``steps`` steps after two warm-up steps; the fastest repeat is kept,
@@ -279,21 +289,16 @@ def step_times(activations, x, y, *, steps=30, repeats=3, batch_size=32, seed=0)
         raise ValueError(f"steps and repeats must be ints >= 1, got steps={steps!r}, repeats={repeats!r}")
     if len(x) < batch_size:
         raise ValueError(f"need at least one batch of {batch_size} images, got {len(x)}")
-    best = {a: math.inf for a in activations}
     n_batches = len(x) // batch_size
+    batches = [(x[j * batch_size:(j + 1) * batch_size], y[j * batch_size:(j + 1) * batch_size])
+               for j in (i % n_batches for i in range(steps + 2))]
+    best = {a: math.inf for a in activations}
     for _ in range(repeats):
         for act in activations:
             seed_everything(seed)
             model = mnist_model(act)
-            optim = torch.optim.AdamW(model.parameters(), lr=1e-3)
-            for i in range(steps + 2):
-                if i == 2:
-                    start = time.perf_counter()
-                j = i % n_batches
-                xb, yb = x[j * batch_size:(j + 1) * batch_size], y[j * batch_size:(j + 1) * batch_size]
-                loss = F.cross_entropy(model(xb), yb)
-                optim.zero_grad(set_to_none=True)
-                loss.backward()
-                optim.step()
-            best[act] = min(best[act], 1000 * (time.perf_counter() - start) / steps)
+            timer = _StepTimer(warmup=2)
+            Trainer(model, torch.optim.AdamW(model.parameters(), lr=1e-3), F.cross_entropy, callbacks=[timer],
+                    device="cpu", progress=False, verbose=False).run(1, batches)
+            best[act] = min(best[act], 1000 * timer.seconds / steps)
     return best

@@ -209,6 +209,31 @@ def _mnist_test_cached(scaling):
     return _dataset_test_cached("mnist", scaling)
 
 
+def build_trainer(config, data, callbacks=(), *, device="cpu", progress=None, verbose=False):
+    """The ``Trainer`` that trains ``config`` on ``data`` (``(train, valid, ...)`` pairs of tensors), with its
+    train and validation loaders: ``(trainer, train_loader, valid_loader)``.
+
+    The model, dropout masks and batch order come from the config's seed; the optimizer and scheduler are
+    the config's, over all its epochs. ``callbacks`` are added after the run's own (the lr and momentum
+    recorder, schedule-free AdamW's switch), so they see every event last. ``train_run`` and
+    ``probes.probe_run`` train through it.
+    """
+    (xt, yt), (xv, yv) = data[:2]
+    seed_everything(config.seed)
+    model = mnist_model(config.activation, self_normalizing=config.init == "lecun")
+    train_loader = TensorLoader(xt, yt, config.batch_size, shuffle=True, seed=config.seed)
+    valid_loader = TensorLoader(xv, yv, config.batch_size)
+    total_steps = config.epochs * len(train_loader)
+    optim = build_optimizer(config, model.parameters(), total_steps)
+    scheduler = build_scheduler(config, optim, total_steps)
+    own = [SchedulerStatsCallback(optim)]
+    if config.schedule == "schedule_free":
+        own.append(ScheduleFreeCallback(optim))
+    trainer = Trainer(model, optim, F.cross_entropy, scheduler, callbacks=own + list(callbacks), device=device,
+                      progress=progress, verbose=verbose)
+    return trainer, train_loader, valid_loader
+
+
 def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verbose=False, stop_after=None) -> dict:
     """Train ``config`` and return its flat record (see ``record_columns()`` for the fields).
 
@@ -240,22 +265,13 @@ def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verb
     if len(data) not in (2, 3):
         raise ValueError(f"data must be (train, valid) or (train, valid, test) pairs of tensors, got "
                          f"{len(data)} parts")
-    (xt, yt), (xv, yv) = data[:2]
+    (xv, yv) = data[1]
     test = data[2] if len(data) == 3 else None
-    seed_everything(config.seed)
-    model = mnist_model(config.activation, self_normalizing=config.init == "lecun")
-    train_loader = TensorLoader(xt, yt, config.batch_size, shuffle=True, seed=config.seed)
-    valid_loader = TensorLoader(xv, yv, config.batch_size)
-    total_steps = config.epochs * len(train_loader)
-    optim = build_optimizer(config, model.parameters(), total_steps)
-    scheduler = build_scheduler(config, optim, total_steps)
-    callbacks = [SchedulerStatsCallback(optim)]
-    if config.schedule == "schedule_free":
-        callbacks.append(ScheduleFreeCallback(optim))
-    if epochs_run < config.epochs:  # last: every other callback sees the epoch's end first
-        callbacks.append(StopAfterEpochs(epochs_run))
-    trainer = Trainer(model, optim, F.cross_entropy, scheduler, callbacks=callbacks, device=device,
-                      progress=progress, verbose=verbose)
+    # last: every other callback sees the epoch's end first
+    stop = [StopAfterEpochs(epochs_run)] if epochs_run < config.epochs else []
+    trainer, train_loader, valid_loader = build_trainer(config, data, stop, device=device, progress=progress,
+                                                        verbose=verbose)
+    model, optim = trainer.model, trainer.optim
     start = time.perf_counter()
     nan_step = None
     try:

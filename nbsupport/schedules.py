@@ -181,12 +181,22 @@ def one_cycle_schedule(total_steps, max_lr=0.01, optimizer="adamw", **one_cycle_
         optim = torch.optim.SGD([param], lr=0.1, momentum=0.9)
     else:
         raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {optimizer!r}")
-    scheduler = OneCycleLR(optim, max_lr=max_lr, total_steps=total_steps, **one_cycle_kwargs)
+    return trace_steps(optim, OneCycleLR(optim, max_lr=max_lr, total_steps=total_steps, **one_cycle_kwargs),
+                       total_steps)
+
+
+def trace_steps(optim, scheduler, total_steps):
+    """``(lrs, momenta)``: what each of ``total_steps`` optimizer steps of ``optim`` uses under ``scheduler``
+    (None: a constant lr), read from its first parameter group before the step. The optimizer should hold
+    one throwaway parameter: it is stepped with a zero gradient, so nothing is trained."""
     # The same recorder the Trainer uses, called before each step instead of after it.
     stats = SchedulerStatsCallback(optim)
+    param = optim.param_groups[0]["params"][0]
     for step in range(total_steps):
         stats()
         if step < total_steps - 1:
+            param.grad = torch.zeros_like(param)
             optim.step()
-            scheduler.step()
+            if scheduler is not None:
+                scheduler.step()
     return stats.lr, stats.momentum

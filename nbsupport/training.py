@@ -50,7 +50,7 @@ class Trainer:
 
     ``callbacks`` are zero-argument callables (called after every optimizer and
     scheduler step, like the page's ``SchedulerStatsCallback``) or ``Callback``
-    objects. ``train_log`` holds per-step ``loss``, ``accs`` and their trailing
+    objects (``nbsupport.callbacks``: the events, and ``CancelFit`` to stop early). ``train_log`` holds per-step ``loss``, ``accs`` and their trailing
     means ``loss_avg``, ``accs_avg`` over the last 5% of an epoch's steps;
     ``epoch_log`` and ``valid_log`` hold per-epoch training and validation ``loss`` and ``accs``; ``epoch_seconds`` the
     wall-clock time of each epoch's training steps (validation excluded).
@@ -72,6 +72,7 @@ class Trainer:
         self.valid_log = {"loss": [], "accs": []}
         self.epoch_log = {"loss": [], "accs": []}
         self.step = 0
+        self.loss = None  # the current batch's loss (a float), for callbacks from ``after_loss`` on
 
     def _emit(self, event):
         for cb in self.callbacks:
@@ -112,6 +113,7 @@ class Trainer:
                 loss_sum, correct, seen = 0.0, 0, 0
                 start = time.perf_counter()
                 for x, y in train_loader:
+                    self._emit("before_batch")
                     loss, n_correct = self._train_step(x, y)
                     loss_sum += loss * len(y)
                     correct += n_correct
@@ -145,7 +147,8 @@ class Trainer:
         x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
         out = self.model(x)
         loss = self.loss_fn(out, y)
-        value = loss.item()
+        value = self.loss = loss.item()
+        self._emit("after_loss")  # a callback may end the fit here, before the update (the LR range test)
         if not math.isfinite(value):
             lr = self.optim.param_groups[0]["lr"]
             raise FloatingPointError(

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import OneCycleLR
 
-from nbsupport import TensorLoader, lr_range_test, seed_everything, suggest_lrs
+from nbsupport import TensorLoader, lr_range_test, seed_everything
+from nbsupport.lr_finder import suggest_lrs
 from nbsupport.lr_finder import (FASTAI_RULES, debiased_ema, exponential_lrs, fastai_minimum, fastai_slide,
                                  fastai_steep, fastai_suggestions, fastai_trim, fastai_valley, lightning_suggestion,
                                  linear_lrs)
@@ -406,3 +407,16 @@ def test_the_cuda_random_state_is_restored_too_when_cuda_is_in_use(monkeypatch):
     lr_range_test(model, torch.optim.AdamW(model.parameters()), F.cross_entropy, train, num_steps=5,
                   device="cpu", progress=False)
     assert restored == [["cuda state before"]]
+
+
+@pytest.mark.parametrize("mode", ["exponential", "linear"])
+def test_each_step_is_taken_at_the_lr_the_result_reports(mode):
+    """The optimizer's own lr at each update (read by a step pre-hook) is ``result.lrs`` step by step: a test
+    that set each lr one step late would report lrs it never trained at."""
+    model, optim, train = setup()
+    used = []
+    optim.register_step_pre_hook(lambda opt, args, kwargs: used.append(opt.param_groups[0]["lr"]))
+    result = lr_range_test(model, optim, F.cross_entropy, train, start_lr=1e-5, end_lr=0.1, num_steps=25,
+                           mode=mode, diverge_factor=None, progress=False)
+    assert not result.diverged and len(used) == len(result.lrs) == 25
+    assert used == result.lrs == (exponential_lrs if mode == "exponential" else linear_lrs)(1e-5, 0.1, 25)

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from nbsupport import RunConfig, mnist_model, train_run
+from nbsupport.optimizers import schedule_trace
 from nbsupport.probes import adam_direction_rms, probe_run, unit_activity
 from helpers import synthetic_mnist
 
@@ -87,6 +88,9 @@ def test_probe_run_measures_the_same_run_train_run_trains():
     assert [r["step"] for r in rows] == [1, 8, 12]
     assert rows[0]["lr"] == pytest.approx(0.01 / 25) and rows[0]["momentum"] == pytest.approx(0.95)
     assert all(r["rms"] > 0 for r in rows)
+    # each row's lr and momentum are those its step trained with, as the run's schedule gives them
+    lrs, momenta = schedule_trace(config, 16)
+    assert [(r["lr"], r["momentum"]) for r in rows] == [(lrs[s - 1], momenta[s - 1]) for s in (1, 8, 12)]
     # the probe trains what train_run trains: the first epoch's mean loss agrees
     losses = probe_run(config, range(1, 9), lambda m, o: {}, data=data, smoothing_window=1)
     record = train_run(config, data)

@@ -178,3 +178,39 @@ def test_after_fit_is_sent_even_when_a_nan_loss_stops_training():
     with pytest.raises(FloatingPointError, match="at step 3"):
         trainer.run(epochs=1, train_loader=train)
     assert rec.events == [("step", 1), ("step", 2), "after_fit"]
+
+
+def test_batch_events_bracket_each_update_and_a_cancel_at_the_loss_skips_it():
+    """before_batch comes before the forward pass, after_loss sees the batch's loss before the update; a
+    CancelFit raised there ends the fit with that batch's update not made (the LR range test stops so)."""
+    from nbsupport.callbacks import CancelFit
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.events, self.weights = [], []
+
+        def before_batch(self, trainer):
+            self.events.append(("batch", trainer.step))
+            self.weights = [p.detach().clone() for p in trainer.model.parameters()]
+
+        def after_loss(self, trainer):
+            self.events.append(("loss", trainer.step, trainer.loss))
+            if trainer.step == 2:
+                raise CancelFit
+
+        def after_step(self, trainer):
+            self.events.append(("step", trainer.step))
+
+        def after_fit(self, trainer):
+            self.events.append("after_fit")
+
+    rec = Recorder()
+    trainer, _, train, valid = make_trainer(epochs=1, callbacks=[rec])
+    trainer.run(epochs=1, train_loader=train, valid_loader=valid)
+    kinds = [e if isinstance(e, str) else e[:2] for e in rec.events]
+    assert kinds == [("batch", 0), ("loss", 0), ("step", 1), ("batch", 1), ("loss", 1), ("step", 2),
+                     ("batch", 2), ("loss", 2), "after_fit"]
+    assert [e[2] for e in rec.events if e[0] == "loss"] == trainer.train_log["loss"] + [rec.events[-2][2]]
+    assert trainer.step == 2 and trainer.valid_log["loss"] == []  # cancelled mid-epoch: no validation
+    after = [p.detach() for p in trainer.model.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(after, rec.weights))  # the cancelled batch was not applied
