@@ -57,7 +57,7 @@ interval lies below zero, "worse" when above, "equivalent" when a margin is
 given and the whole interval lies within [-margin, +margin] (two one-sided
 tests at level (1 - confidence) / 2 each), else "undecided". A difference that
 is real but smaller than the margin is reported as "better" or "worse".
-Several configurations compared with one reference: ``holm``.
+Several configurations compared with one reference: ``holm`` (``nbsupport.holm``, re-exported here).
 """
 
 import math
@@ -67,6 +67,8 @@ from typing import Optional
 
 import numpy as np
 from scipy import stats
+
+from .holm import holm, holm_adjust  # noqa: F401  (re-exported: a family of paired comparisons)
 
 #: Equivalence margin for test error: 0.1 percentage points. At 99% accuracy
 #: that is 10 of the 10,000 test images, about the smallest gain anyone would
@@ -222,55 +224,6 @@ def compare_scores(a, b, *, metric="error", margin=None, confidence=0.95) -> Pai
         var_seed=parts[0], var_image=parts[1], var_interaction=parts[2])
 
 
-def holm(items, *, alpha=None):
-    """Holm's step-down correction for several comparisons, e.g. each configuration against one reference.
-
-    Given p-values: returns a bool array, True where the hypothesis is
-    rejected at family-wise level ``alpha`` (default 0.05). Given
-    ``PairedResult``s: returns their adjusted verdicts, in order
-    (``alpha`` defaults to 1 - their confidence). Holm runs on the
-    difference p-values ("better"/"worse" where rejected) and, separately, on
-    the equivalence p-values of the results with a margin ("equivalent" where
-    rejected and not better/worse); each family keeps its error rate at
-    ``alpha``. With one comparison the verdict is unchanged.
-    """
-    items = list(items)
-    if not items:
-        raise ValueError("holm needs at least one p-value or PairedResult")
-    if all(isinstance(x, PairedResult) for x in items):
-        return _holm_verdicts(items, alpha)
-    if any(isinstance(x, PairedResult) for x in items):
-        raise ValueError("give holm either p-values or PairedResults, not a mix")
-    return holm_adjust(items) <= _check_alpha(0.05 if alpha is None else alpha)
-
-
-def holm_adjust(pvalues) -> np.ndarray:
-    """Holm-adjusted p-values, in the input order: reject where adjusted p <= alpha."""
-    p = np.asarray(pvalues, dtype=float).ravel()
-    if p.size == 0 or not np.all((p >= 0) & (p <= 1)):
-        raise ValueError(f"p-values must be numbers in [0, 1], got {p.tolist()}")
-    order = np.argsort(p, kind="stable")
-    k = p.size
-    stepped = np.minimum(1.0, np.maximum.accumulate((k - np.arange(k)) * p[order]))
-    out = np.empty(k)
-    out[order] = stepped
-    return out
-
-
-def _holm_verdicts(results, alpha):
-    levels = {r.confidence for r in results}
-    if alpha is None and len(levels) > 1:
-        raise ValueError(f"the results have different confidence levels {sorted(levels)}; pass alpha=")
-    alpha = _check_alpha(1 - levels.pop() if alpha is None else alpha)
-    differs = holm_adjust([r.p_value for r in results]) <= alpha
-    with_margin = [k for k, r in enumerate(results) if r.margin is not None]
-    equivalent = np.zeros(len(results), dtype=bool)
-    if with_margin:
-        equivalent[with_margin] = holm_adjust([results[k].p_equivalent for k in with_margin]) <= alpha
-    return [("better" if r.diff < 0 else "worse") if dif else "equivalent" if eq else "undecided"
-            for r, dif, eq in zip(results, differs, equivalent)]
-
-
 def _variance_parts(d):
     """(seed, image, interaction) parts of the variance of ``d.mean()``, and Satterthwaite's df."""
     s, n = d.shape
@@ -370,9 +323,3 @@ def _check_margin(margin):
 def _check_metric(metric):
     if metric not in METRICS:
         raise ValueError(f"metric={metric!r} is not known; use one of {METRICS}")
-
-
-def _check_alpha(alpha):
-    if not (isinstance(alpha, Real) and 0 < alpha < 1):
-        raise ValueError(f"alpha={alpha!r} is not allowed; give a family-wise level in (0, 1), e.g. 0.05")
-    return float(alpha)

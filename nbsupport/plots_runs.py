@@ -156,7 +156,6 @@ def plot_lr_choice(df, chosen, order, labels=None, ncols=3, ylim=(0.95, 0.995), 
     where all of them ran as a line, the chosen lr as a star; the other schedules' means in light grey
     behind. Runs below the axis are drawn as triangles on its bottom edge.
     """
-    import numpy as np
 
     n_seeds = df["seed"].nunique()
     means = {}

@@ -226,7 +226,7 @@ def test_fashion_normalized_scaling_matches_the_torchvision_transform_bit_for_bi
 
 
 def test_missing_fashion_mnist_names_the_debian_package_and_every_folder_searched(monkeypatch, tmp_path):
-    monkeypatch.setattr("nbsupport.data.DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
+    monkeypatch.setattr("nbsupport.fashion_mnist.DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "env"))
     monkeypatch.setattr("nbsupport.data.default_data_dir", lambda: tmp_path / "repo-data")
     with pytest.raises(FashionMNISTNotFoundError) as err:
@@ -243,7 +243,7 @@ def test_missing_fashion_mnist_names_the_debian_package_and_every_folder_searche
 def test_fashion_mnist_download_failing_offline_says_so(monkeypatch, tmp_path):
     # Nothing listens on port 9 of localhost: torchvision's real download path fails at once.
     monkeypatch.setattr(datasets.FashionMNIST, "mirrors", ["http://127.0.0.1:9/"])
-    monkeypatch.setattr("nbsupport.data.DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
+    monkeypatch.setattr("nbsupport.fashion_mnist.DEBIAN_FASHION_MNIST_DIR", tmp_path / "debian")
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setattr("nbsupport.data.default_data_dir", lambda: tmp_path / "repo-data")
     with pytest.raises(FashionMNISTNotFoundError, match="download failed") as err:

@@ -4,7 +4,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nbsupport import LRFinderResult, plot_lr_finder, plot_training_curves  # noqa: E402
+from nbsupport import plot_lr_finder, plot_training_curves  # noqa: E402
+from nbsupport.lr_finder import LRFinderResult  # noqa: E402
 
 
 def test_training_curves_has_the_page_layout():

@@ -9,8 +9,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
-from nbsupport import (activation_stats, mnist_model, one_cycle_schedule,  # noqa: E402
-                       plot_warmup_over_finder, train_one_cycle, LRFinderResult)
+from nbsupport import activation_stats, mnist_model, one_cycle_schedule, train_one_cycle  # noqa: E402
+from nbsupport.lr_finder import LRFinderResult  # noqa: E402
+from nbsupport.plots import plot_warmup_over_finder  # noqa: E402
 from nbsupport.book import markdown_table  # noqa: E402
 from helpers import synthetic_loaders  # noqa: E402
 

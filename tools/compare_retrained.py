@@ -3,7 +3,6 @@ the others differ (for the issue note; run in the checkout that re-trained them,
 beside the new one as <grid>.schema1.csv)."""
 
 import sys
-from pathlib import Path
 
 from nbsupport.grid import load_grid, load_results
 
