@@ -4,7 +4,8 @@
     python tools/planted_bugs.py nan_step   # the bugs whose name contains "nan_step"
 
 Each entry replaces one exact piece of code (it must occur once) and names the test files meant to catch it
-(``tests/README.md`` says which test). The copy holds the committed and uncommitted files git knows about;
+(``tests/README.md`` says which test). Those files must pass on the unchanged copy first, so that a failure
+with the bug planted is the bug's doing. The copy holds the committed and uncommitted files git knows about;
 the working tree is never touched. Prints one line per bug and exits 1 if any bug went uncaught.
 """
 
@@ -103,6 +104,15 @@ def main(pattern=""):
                                env=env, capture_output=True, text=True, check=True).stdout.strip()
         if not where.startswith(str(copy)):
             sys.exit(f"the copy's nbsupport is not the one imported ({where}); run from a plain checkout")
+        def pytest(tests):
+            return subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+                                  cwd=copy, env=env, capture_output=True, text=True)
+
+        # A failure counts as a catch only if the same tests pass on the unchanged copy.
+        for tests in dict.fromkeys(tuple(b[4]) for b in bugs):
+            baseline = pytest(tests)
+            if baseline.returncode != 0:
+                sys.exit(f"{' '.join(tests)} fail without any planted bug:\n{baseline.stdout[-2000:]}")
         for name, path, code, planted, tests in bugs:
             target = copy / path
             original = changed = target.read_text()
@@ -112,8 +122,7 @@ def main(pattern=""):
                 changed = changed.replace(old, new)
             target.write_text(changed)
             start = time.perf_counter()
-            result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
-                                    cwd=copy, env=env, capture_output=True, text=True)
+            result = pytest(tests)
             target.write_text(original)
             caught = result.returncode == 1
             failed = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("FAILED")]
