@@ -41,8 +41,8 @@ def best_lrs():
 def finder_points():
     """The suggestions that ``fashion_finder`` trains: every rule's reading of the seed-0 exponential
     100-step tests of ``fashion_finder_tests`` (this package's and torch-lr-finder's), as
-    ``nbsupport.range_tests.suggestion_rows`` gives them."""
-    from nbsupport.range_tests import suggestion_rows
+    ``nbsupport.range_readings.suggestion_rows`` gives them."""
+    from nbsupport.range_readings import suggestion_rows
 
     tests = load_results("fashion_finder_tests")
     if tests.empty or not (tests["seed"] == 0).any():

@@ -1,7 +1,8 @@
 """What chapter 4's grids share: the range tests run. Which suggestions are trained is
-``nbsupport.range_tests.CALIBRATION``, which the chapter reads too."""
+``nbsupport.range_readings.CALIBRATION``, which the chapter reads too."""
 
-from nbsupport.range_tests import EXPONENTIAL, LINEAR, TORCH_LR_FINDER, RangeTestConfig
+from nbsupport.range_readings import EXPONENTIAL, LINEAR, TORCH_LR_FINDER
+from nbsupport.range_tests import RangeTestConfig
 
 SCALINGS = ("normalized", "page")
 STABILITY_SEEDS = (0, 1, 2, 3, 4)

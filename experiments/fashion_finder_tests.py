@@ -5,7 +5,8 @@ torch-lr-finder's), normalized inputs, seeds 0-4 (seed 0 is the one whose sugges
 ``fashion_finder``; all five show how much a reading moves with the seed). Ten tests, seconds each.
 """
 
-from nbsupport.range_tests import EXPONENTIAL, TORCH_LR_FINDER, RangeTestConfig
+from nbsupport.range_readings import EXPONENTIAL, TORCH_LR_FINDER
+from nbsupport.range_tests import RangeTestConfig
 from _fashion import DATASET
 
 SEEDS = (0, 1, 2, 3, 4)

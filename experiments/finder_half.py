@@ -5,7 +5,7 @@ compares each with one-cycle at the tuned max_lr and at blow-up/10."""
 
 from nbsupport import RunConfig
 from nbsupport.grid import load_results
-from nbsupport.range_tests import suggestion_rows, trained_lr
+from nbsupport.range_readings import suggestion_rows, trained_lr
 
 #: data set: (the grid of its range tests, the seeds of its comparisons)
 PLAN = {"mnist": ("lr_finder_tests", (0, 1, 2, 3, 4)), "fashion_mnist": ("fashion_finder_tests", (3, 4, 5, 6, 7))}

@@ -11,7 +11,7 @@ suggestion is compared with it on the test images, paired by seed, over seeds 0-
 
 from nbsupport import RunConfig
 from nbsupport.grid import load_results
-from nbsupport.range_tests import calibrated_points
+from nbsupport.range_readings import calibrated_points
 from _schedules import best_lrs
 
 #: Five seeds, paired with seeds 0-4 of the best max_lr (``lr_finder_truth``, ``schedules_sweep``).

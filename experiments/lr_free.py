@@ -10,7 +10,7 @@ max_lr and at the LR-finder rule the chapter recommends (``lr_finder_truth``, ``
 
 from nbsupport import RunConfig
 from nbsupport.grid import load_results
-from nbsupport.range_tests import calibrated_points
+from nbsupport.range_readings import calibrated_points
 
 SCHEDULE_FREE_DEFAULT_LR = 0.0025
 BUDGETS = {1: (0, 1, 2, 3, 4), 3: (3, 4, 5, 6, 7)}

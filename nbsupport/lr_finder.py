@@ -56,6 +56,19 @@ def linear_lrs(start_lr, end_lr, num_steps):
     return [start_lr + (end_lr - start_lr) * i / (num_steps - 1) for i in range(num_steps)]
 
 
+def sweep_lrs(mode, start_lr, end_lr, num_steps):
+    """The lrs of a range test in ``mode``: ``exponential_lrs`` or ``linear_lrs``."""
+    return (linear_lrs if mode == "linear" else exponential_lrs)(start_lr, end_lr, num_steps)
+
+
+def suggest_before_stop(lrs, smoothed, diverged):
+    """``suggest_lrs`` on every point of a curve but the one where the test stopped (when it stopped): the
+    suggestions of ``lr_range_test``, and of a stored curve replayed (``range_readings``). None with fewer than
+    3 points: ``{}``."""
+    usable = len(smoothed) - 1 if diverged else len(smoothed)
+    return suggest_lrs(lrs[:usable], smoothed[:usable]) if usable >= 3 else {}
+
+
 def suggest_lrs(lrs, smoothed):
     """Suggested learning rates from a smoothed LR-finder curve.
 
@@ -94,7 +107,7 @@ class SmoothedStop:
 
     ``add(loss)`` returns ``(smoothed, stop)``: the bias-corrected moving average (weight ``smooth`` per new
     loss) and whether the test stops here, because that average is not finite or exceeds ``diverge_factor``
-    times the lowest one before it (``None``: only a non-finite value stops). ``range_tests.replay`` re-reads
+    times the lowest one before it (``None``: only a non-finite value stops). ``range_readings.replay`` re-reads
     stored curves with it, so a replayed test is the one ``lr_range_test`` would have run, to the last bit.
     """
 
@@ -226,9 +239,11 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
     saved_cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() or device.type == "cuda" else None
     was_training = model.training
 
-    lrs = (linear_lrs if mode == "linear" else exponential_lrs)(start_lr, end_lr, num_steps)
+    lrs = sweep_lrs(mode, start_lr, end_lr, num_steps)
     test = _RangeTest(lrs, SmoothedStop(smooth, diverge_factor), valid_loader, eval_every)
-    trainer = Trainer(model, optim, loss_fn, callbacks=[test], device=device, progress=progress, verbose=False)
+    # Training accuracy is not part of a range test: any model and loss will do (validation reports accuracy).
+    trainer = Trainer(model, optim, loss_fn, callbacks=[test], device=device, progress=progress, verbose=False,
+                      accuracy=valid_loader is not None)
     try:
         trainer.run(1, _Steps(train_loader, num_steps, fresh_epochs=mode == "linear"))
     finally:
@@ -241,7 +256,5 @@ def lr_range_test(model, optim, loss_fn, train_loader, *, start_lr=1e-7, end_lr=
             torch.cuda.set_rng_state_all(saved_cuda_rng)
         model.train(was_training)
         optim.zero_grad(set_to_none=True)
-    tried, smoothed, diverged = test.tried, test.smoothed, test.diverged
-    usable = len(smoothed) - 1 if diverged else len(smoothed)
-    suggestions = suggest_lrs(tried[:usable], smoothed[:usable]) if usable >= 3 else {}
-    return LRFinderResult(tried, test.losses, smoothed, suggestions, diverged, mode, test.valid)
+    suggestions = suggest_before_stop(test.tried, test.smoothed, test.diverged)
+    return LRFinderResult(test.tried, test.losses, test.smoothed, suggestions, test.diverged, mode, test.valid)

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 
 from .callbacks import Callback, CancelFit, SchedulerStatsCallback
 from .models import mnist_model
-from .optimizers import CYCLED, OPTIMIZERS, build_optimizer
-from .schedules import build_scheduler
+from .optimizers import CYCLED, OPTIMIZERS
 from .repro import seed_everything
 from .training import Trainer
 
@@ -53,7 +52,7 @@ def train_one_cycle(train_loader, valid_loader, *, activation="selu", optimizer=
     initialized from ``seed``, so runs that differ only in their schedule start from the same weights. A run whose
     loss turns NaN is a result too: it comes back with ``diverged`` set.
     """
-    from .runs import RunConfig
+    from .runs import RunConfig, trainer_for
 
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
@@ -62,14 +61,8 @@ def train_one_cycle(train_loader, valid_loader, *, activation="selu", optimizer=
     config = RunConfig(schedule="one_cycle", lr=max_lr, epochs=epochs, seed=seed, optimizer=optimizer,
                        momentum=CYCLED if momentum is None else momentum, activation=activation,
                        init="lecun" if self_normalizing else "default")
-    seed_everything(seed)
-    model = mnist_model(activation, self_normalizing=self_normalizing)
-    total_steps = epochs * len(train_loader)
-    optim = build_optimizer(config, model.parameters(), total_steps)
-    scheduler = build_scheduler(config, optim, total_steps)
-    stats = SchedulerStatsCallback(optim)
-    trainer = Trainer(model, optim, F.cross_entropy, scheduler, callbacks=[stats], verbose=verbose,
-                      progress=progress)
+    trainer = trainer_for(config, train_loader, device=None, progress=progress, verbose=verbose)
+    stats = trainer.callbacks[0]  # the run's SchedulerStatsCallback
     start = time.perf_counter()
     try:
         trainer.run(epochs=epochs, train_loader=train_loader, valid_loader=valid_loader)
@@ -241,7 +234,7 @@ def probe_run(config, at_steps, measure, data=None, smoothing_window=None, progr
     whatever ``measure`` returns (a dict). Stops early, with a ``nan_step``
     entry in the last row, if the loss stops being finite. No validation pass is made.
     """
-    from .runs import RunConfig, _mnist_cached, build_trainer
+    from .runs import RunConfig, _dataset_cached, build_trainer
 
     if not isinstance(config, RunConfig):
         raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
@@ -249,8 +242,8 @@ def probe_run(config, at_steps, measure, data=None, smoothing_window=None, progr
     if not steps or steps[0] < 1:
         raise ValueError(f"at_steps must be step numbers >= 1, got {list(at_steps)!r}")
     probe = _Probe(steps, measure, smoothing_window)
-    trainer, train_loader, _ = build_trainer(config, data if data is not None else _mnist_cached(config.scaling),
-                                             [probe], progress=progress)
+    data = data if data is not None else _dataset_cached(config.dataset, config.scaling)
+    trainer, train_loader, _ = build_trainer(config, data, [probe], progress=progress)
     total = config.epochs * len(train_loader)
     if steps[-1] > total:
         raise ValueError(f"at_steps go up to {steps[-1]}, but {config.label()} has only {total} steps")

@@ -8,7 +8,7 @@ import json
 
 import numpy as np
 
-from .lr_finder import SmoothedStop, fastai_suggestions, lightning_suggestion, suggest_lrs
+from .lr_finder import SmoothedStop, fastai_suggestions, lightning_suggestion, suggest_before_stop
 from .range_tests import DIVERGE_FACTOR, LIBRARY_DIVERGE, LIBRARY_SMOOTH, SMOOTH, TLF_SKIP, RangeTestConfig
 
 
@@ -18,12 +18,6 @@ def _stored(row):
     config = RangeTestConfig.from_record(row)
     losses = parse(row["losses"])
     return config, config.lrs[:len(losses)], losses, parse(row["valid"])
-
-
-def _own_suggestions(kept, smoothed, diverged):
-    """``suggest_lrs`` on a replayed curve without its stopping point, as ``lr_range_test`` suggests."""
-    usable = len(kept) - 1 if diverged else len(kept)
-    return suggest_lrs(kept[:usable], smoothed[:usable]) if usable >= 3 else {}
 
 
 def replay(lrs, losses, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
@@ -89,7 +83,7 @@ def suggestions(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR, library_smoot
             out["torch-lr-finder"] = float(lrs[begin + int(np.argmin(np.gradient(kept)))])
         return out
     kept, smoothed, diverged = replay(lrs, losses, smooth, diverge_factor)
-    out.update(_own_suggestions(kept, smoothed, diverged))
+    out.update(suggest_before_stop(kept, smoothed, diverged))
     if diverged:
         out["blow-up/10"] = kept[-1] / 10
         out["blow-up/2"] = kept[-1] / 2
@@ -138,7 +132,7 @@ def range_test_result(row, smooth=SMOOTH, diverge_factor=DIVERGE_FACTOR):
         return LRFinderResult(lrs, losses, losses, suggestions(row), len(losses) < config.num_steps,
                               config.mode, valid)
     kept, smoothed, diverged = replay(lrs, losses, smooth, diverge_factor)
-    return LRFinderResult(kept, losses[:len(kept)], smoothed, _own_suggestions(kept, smoothed, diverged),
+    return LRFinderResult(kept, losses[:len(kept)], smoothed, suggest_before_stop(kept, smoothed, diverged),
                           diverged, config.mode, valid)
 
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from .configs import StoredConfig, is_int, is_number
 from .data import DATASETS, SCALINGS, TensorLoader, dataset_tensors
 from .fingerprint import match_rule
-from .lr_finder import MODES, exponential_lrs, linear_lrs, lr_range_test
+from .lr_finder import MODES, lr_range_test, sweep_lrs
 from .models import mnist_model
 from .provenance import PROVENANCE_TAIL, provenance
 from .repro import seed_everything
@@ -140,8 +140,7 @@ class RangeTestConfig(StoredConfig):
     @property
     def lrs(self):
         """The lr of each step, as the test sets them (torch-lr-finder's exponential grid is the same)."""
-        return (linear_lrs if self.mode == "linear" else exponential_lrs)(self.start_lr, self.end_lr,
-                                                                           self.num_steps)
+        return sweep_lrs(self.mode, self.start_lr, self.end_lr, self.num_steps)
 
     def label(self) -> str:
         evals = f" eval/{self.eval_every}" if self.eval_every else ""

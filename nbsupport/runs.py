@@ -173,10 +173,6 @@ def _dataset_cached(dataset, scaling):
     return dataset_tensors(dataset, scaling=scaling)
 
 
-def _mnist_cached(scaling):
-    return _dataset_cached("mnist", scaling)
-
-
 @torch.no_grad()
 def per_image(model, x, y, device="cpu", batch_size=1000):
     """Each image's predicted class and cross-entropy loss (float32), with the model in eval mode."""
@@ -205,33 +201,34 @@ def _dataset_test_cached(dataset, scaling):
     return dataset_test_tensors(dataset, scaling=scaling)
 
 
-def _mnist_test_cached(scaling):
-    return _dataset_test_cached("mnist", scaling)
-
-
 def build_trainer(config, data, callbacks=(), *, device="cpu", progress=None, verbose=False):
     """The ``Trainer`` that trains ``config`` on ``data`` (``(train, valid, ...)`` pairs of tensors), with its
-    train and validation loaders: ``(trainer, train_loader, valid_loader)``.
-
-    The model, dropout masks and batch order come from the config's seed; the optimizer and scheduler are
-    the config's, over all its epochs. ``callbacks`` are added after the run's own (the lr and momentum
-    recorder, schedule-free AdamW's switch), so they see every event last. ``train_run`` and
-    ``probes.probe_run`` train through it.
+    train and validation loaders: ``(trainer, train_loader, valid_loader)``. The train loader shuffles with
+    the config's seed; ``trainer_for`` builds the rest. ``train_run`` and ``probes.probe_run`` train through it.
     """
     (xt, yt), (xv, yv) = data[:2]
-    seed_everything(config.seed)
-    model = mnist_model(config.activation, self_normalizing=config.init == "lecun")
     train_loader = TensorLoader(xt, yt, config.batch_size, shuffle=True, seed=config.seed)
     valid_loader = TensorLoader(xv, yv, config.batch_size)
+    trainer = trainer_for(config, train_loader, callbacks, device=device, progress=progress, verbose=verbose)
+    return trainer, train_loader, valid_loader
+
+
+def trainer_for(config, train_loader, callbacks=(), *, device="cpu", progress=None, verbose=False):
+    """The ``Trainer`` of ``config`` over ``train_loader``: the model from the config's seed (initial weights,
+    dropout masks), the config's optimizer and scheduler over all ``config.epochs * len(train_loader)`` steps,
+    and its own callbacks (the lr and momentum recorder first, schedule-free AdamW's switch) before
+    ``callbacks``, so those see every event last. ``device=None``: ``training.default_device()``.
+    """
+    seed_everything(config.seed)
+    model = mnist_model(config.activation, self_normalizing=config.init == "lecun")
     total_steps = config.epochs * len(train_loader)
     optim = build_optimizer(config, model.parameters(), total_steps)
     scheduler = build_scheduler(config, optim, total_steps)
     own = [SchedulerStatsCallback(optim)]
     if config.schedule == "schedule_free":
         own.append(ScheduleFreeCallback(optim))
-    trainer = Trainer(model, optim, F.cross_entropy, scheduler, callbacks=own + list(callbacks), device=device,
-                      progress=progress, verbose=verbose)
-    return trainer, train_loader, valid_loader
+    return Trainer(model, optim, F.cross_entropy, scheduler, callbacks=own + list(callbacks), device=device,
+                   progress=progress, verbose=verbose)
 
 
 def train_run(config: RunConfig, data=None, *, device="cpu", progress=None, verbose=False, stop_after=None) -> dict:

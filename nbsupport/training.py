@@ -54,11 +54,12 @@ class Trainer:
     means ``loss_avg``, ``accs_avg`` over the last 5% of an epoch's steps;
     ``epoch_log`` and ``valid_log`` hold per-epoch training and validation ``loss`` and ``accs``; ``epoch_seconds`` the
     wall-clock time of each epoch's training steps (validation excluded).
-    ``verbose=False`` silences the epoch lines.
+    ``verbose=False`` silences the epoch lines. ``accuracy=False`` is for models that are not classifiers
+    (the argmax of the output is then never taken): every accuracy in the logs is NaN.
     """
 
     def __init__(self, model, optim, loss_fn, scheduler=None, callbacks=None, device=None, progress=None,
-                 verbose=True):
+                 verbose=True, accuracy=True):
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device)
         self.optim = optim
@@ -67,6 +68,7 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.progress = progress
         self.verbose = verbose
+        self.accuracy = accuracy
         self.epoch_seconds = []
         self.train_log = {"loss": [], "accs": [], "loss_avg": [], "accs_avg": []}
         self.valid_log = {"loss": [], "accs": []}
@@ -161,8 +163,10 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         self.step += 1
-        n_correct = (out.argmax(dim=1) == y).sum().item()
-        return value, n_correct
+        return value, self._n_correct(out, y)
+
+    def _n_correct(self, out, y):
+        return (out.argmax(dim=1) == y).sum().item() if self.accuracy else math.nan
 
     def _log_step(self, loss, acc, window):
         log = self.train_log
@@ -186,7 +190,7 @@ class Trainer:
                 x, y = x.to(self.device), y.to(self.device)
                 out = self.model(x)
                 loss_sum += self.loss_fn(out, y).item() * len(y)
-                correct += (out.argmax(dim=1) == y).sum().item()
+                correct += self._n_correct(out, y)
                 seen += len(y)
         finally:
             self.model.train(was_training)

@@ -420,3 +420,16 @@ def test_each_step_is_taken_at_the_lr_the_result_reports(mode):
                            mode=mode, diverge_factor=None, progress=False)
     assert not result.diverged and len(used) == len(result.lrs) == 25
     assert used == result.lrs == (exponential_lrs if mode == "exponential" else linear_lrs)(1e-5, 0.1, 25)
+
+
+def test_a_regression_model_with_a_mean_squared_error_runs_too():
+    """The range test takes any model and loss: no argmax of the output is taken while training (the
+    Trainer's ``accuracy=False``), so a one-output regression model is fine."""
+    seed_everything(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Flatten(0))  # one number per example: (N,)
+    optim = torch.optim.SGD(model.parameters(), lr=0.01)
+    loader = TensorLoader(x, y, batch_size=8, shuffle=True, seed=0)
+    result = lr_range_test(model, optim, F.mse_loss, loader, start_lr=1e-4, end_lr=10.0, num_steps=30, progress=False)
+    assert len(result.losses) >= 10 and set(result.suggestions) == {"steepest", "minimum/10", "valley"}

@@ -116,3 +116,19 @@ def test_step_times_returns_one_positive_time_per_activation():
         step_times(["relu"], x, y, steps=0)
     with pytest.raises(ValueError, match="at least one batch"):
         step_times(["relu"], x[:8], y[:8])
+
+
+def test_probe_run_trains_on_the_configs_own_data_set_by_default(monkeypatch):
+    from nbsupport import runs
+
+    asked = []
+
+    def fake(dataset, scaling):
+        asked.append((dataset, scaling))
+        return tiny_data()
+
+    monkeypatch.setattr(runs, "_dataset_cached", fake)
+    config = RunConfig(schedule="constant", lr=1e-3, epochs=1, batch_size=16, dataset="fashion_mnist",
+                       scaling="normalized")
+    rows = probe_run(config, [2], lambda m, o: {})
+    assert asked == [("fashion_mnist", "normalized")] and [r["step"] for r in rows] == [2]

@@ -1,3 +1,4 @@
+import math
 import re
 
 import pytest
@@ -214,3 +215,17 @@ def test_batch_events_bracket_each_update_and_a_cancel_at_the_loss_skips_it():
     assert trainer.step == 2 and trainer.valid_log["loss"] == []  # cancelled mid-epoch: no validation
     after = [p.detach() for p in trainer.model.parameters()]
     assert all(torch.equal(a, b) for a, b in zip(after, rec.weights))  # the cancelled batch was not applied
+
+
+def test_without_accuracy_the_logs_hold_nan_and_no_argmax_is_taken():
+    seed_everything(0)
+    x, y = torch.randn(40, 3), torch.randn(40)
+    model = torch.nn.Linear(3, 1)
+    optim = torch.optim.SGD(model.parameters(), lr=0.01)
+    loader = TensorLoader(x, y, batch_size=8)
+    trainer = Trainer(model, optim, lambda out, t: F.mse_loss(out.squeeze(1), t), progress=False, verbose=False,
+                      accuracy=False)
+    trainer.run(epochs=2, train_loader=loader, valid_loader=loader)
+    assert len(trainer.train_log["loss"]) == 10 and all(math.isnan(a) for a in trainer.train_log["accs"])
+    assert all(math.isnan(a) for a in trainer.epoch_log["accs"] + trainer.valid_log["accs"])
+    assert trainer.valid_log["loss"][-1] < trainer.valid_log["loss"][0]
