@@ -269,14 +269,15 @@ class _StepTimer(Callback):
         self.seconds = time.perf_counter() - self.start
 
 
-def step_times(activations, x, y, *, steps=30, repeats=3, batch_size=32, seed=0):
+def step_times(activations, x, y, *, steps=30, repeats=3, batch_size=32, seed=0, per_repeat=False):
     """Milliseconds per AdamW training step of the page's model with each activation, on batches of ``x, y``,
     each step a step of the ``Trainer`` (forward, loss, backward, update and its per-step bookkeeping).
 
     Each activation is timed ``repeats`` times, interleaved (a, b, c, a, b, c, ...),
-    over ``steps`` steps after two warm-up steps; the fastest repeat is kept,
-    because on a shared machine other load only ever makes a step slower.
-    Returns ``{activation: ms_per_step}``.
+    over ``steps`` steps after two warm-up steps. Returns ``{activation: ms_per_step}``, the fastest repeat
+    (on a shared machine other load only ever makes a step slower); with ``per_repeat=True``
+    ``{activation: [ms_per_step of each repeat]}``, in the order they ran, so that repeat ``i`` of two
+    activations ran side by side.
     """
     if not isinstance(steps, int) or steps < 1 or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"steps and repeats must be ints >= 1, got steps={steps!r}, repeats={repeats!r}")
@@ -285,7 +286,7 @@ def step_times(activations, x, y, *, steps=30, repeats=3, batch_size=32, seed=0)
     n_batches = len(x) // batch_size
     batches = [(x[j * batch_size:(j + 1) * batch_size], y[j * batch_size:(j + 1) * batch_size])
                for j in (i % n_batches for i in range(steps + 2))]
-    best = {a: math.inf for a in activations}
+    times = {a: [] for a in activations}
     for _ in range(repeats):
         for act in activations:
             seed_everything(seed)
@@ -293,5 +294,5 @@ def step_times(activations, x, y, *, steps=30, repeats=3, batch_size=32, seed=0)
             timer = _StepTimer(warmup=2)
             Trainer(model, torch.optim.AdamW(model.parameters(), lr=1e-3), F.cross_entropy, callbacks=[timer],
                     device="cpu", progress=False, verbose=False).run(1, batches)
-            best[act] = min(best[act], 1000 * timer.seconds / steps)
-    return best
+            times[act].append(1000 * timer.seconds / steps)
+    return times if per_repeat else {a: min(t) for a, t in times.items()}

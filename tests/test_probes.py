@@ -112,6 +112,8 @@ def test_step_times_returns_one_positive_time_per_activation():
     x, y = synthetic_mnist(64)
     times = step_times(["selu", "relu"], x, y, steps=2, repeats=2)
     assert set(times) == {"selu", "relu"} and all(0 < t < 10_000 for t in times.values())
+    each = step_times(["selu", "relu"], x, y, steps=2, repeats=3, per_repeat=True)
+    assert set(each) == {"selu", "relu"} and all(len(t) == 3 and min(t) > 0 for t in each.values())
     with pytest.raises(ValueError, match="steps and repeats"):
         step_times(["relu"], x, y, steps=0)
     with pytest.raises(ValueError, match="at least one batch"):
