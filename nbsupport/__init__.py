@@ -25,6 +25,7 @@ Everything else is internal to its module (``nbsupport.probes``, ``nbsupport.sto
 __version__ = "0.2.0"
 
 
+from ._lazy import lazy_reexports
 from .callbacks import Callback, CancelFit, ScheduleFreeCallback, SchedulerStatsCallback
 from .data import MNISTNotFoundError, TensorLoader, mnist_loaders, mnist_tensors
 from .probes import activation_stats, train_one_cycle
@@ -40,16 +41,9 @@ from .paired import MARGIN_ERROR
 from .range_tests import RangeTestConfig
 
 
-_LAZY = {"retrain_stored": "grid_run", "load_results": "grid", "load_predictions": "results"}
-
-
-def __getattr__(name):
-    # Imported on first use, so that `python -m nbsupport.grid` does not find nbsupport.grid already imported.
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'nbsupport' has no attribute {name!r}")
+# Imported on first use, so that `python -m nbsupport.grid` does not find nbsupport.grid already imported.
+__getattr__, __dir__ = lazy_reexports(__name__, {"grid_run": ("retrain_stored",), "grid": ("load_results",),
+                                                 "results": ("load_predictions",)})
 
 
 __all__ = [

@@ -20,6 +20,8 @@ import torch
 from torch.utils.data import Subset, random_split
 from torchvision import datasets, transforms
 
+from ._lazy import lazy_reexports
+
 ENV_VAR = "NBSUPPORT_DATA"
 SPLIT = (55_000, 5_000)
 SPLIT_SEED = 42
@@ -245,13 +247,6 @@ def dataset_labels(dataset: str, root=None, *, download: bool = True):
 from .loaders import TensorLoader, dataset_loaders, mnist_loaders  # noqa: E402,F401
 
 # Fashion-MNIST's folders and idx files: ``nbsupport.fashion_mnist``, re-exported here (lazily: it imports this).
-_FROM_FASHION_MNIST = ("DEBIAN_FASHION_MNIST_DIR", "DEBIAN_PACKAGE", "FASHION_MNIST_FOLDER", "fashion_mnist_dirs",
-                       "read_idx", "_fashion_mnist", "_fashion_mnist_folder", "_idx_file")
-
-
-def __getattr__(name):
-    if name in _FROM_FASHION_MNIST:
-        from . import fashion_mnist
-
-        return getattr(fashion_mnist, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_reexports(__name__, {"fashion_mnist": (
+    "DEBIAN_FASHION_MNIST_DIR", "DEBIAN_PACKAGE", "FASHION_MNIST_FOLDER", "fashion_mnist_dirs", "read_idx",
+    "_fashion_mnist", "_fashion_mnist_folder", "_idx_file")})

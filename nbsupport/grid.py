@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import repo_root
+from ._lazy import lazy_reexports
 from .runs import CHECK_BAND, RunConfig, match_stored  # noqa: F401  (the match rule of runs, re-exported)
 from .range_tests import match_range_test  # noqa: F401
 from .store import (DamagedTableError, TableLockedError, _write_atomically, append_row,  # noqa: F401
@@ -199,23 +200,11 @@ def set_aside_legacy(grid):
           f"training every run of the grid again into a new table.", file=sys.stderr)
 
 
-# Training a grid, checking it, and the command line live in their own modules (grid_run, cli); these names
-# stay importable from here, where the chapters and the README find them.
-_FROM_GRID_RUN = ("check_grid", "retrain_stored", "run_grid", "Retrained")
-#: Reading a stored run's predictions and per-epoch rows lives in ``nbsupport.results``.
-_FROM_RESULTS = ("load_predictions", "epoch_table")
-
-
-def __getattr__(name):
-    if name in _FROM_GRID_RUN:
-        from . import grid_run
-
-        return getattr(grid_run, name)
-    if name in _FROM_RESULTS:
-        from . import results
-
-        return getattr(results, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Training a grid, checking it, and the command line live in their own modules (grid_run, cli); reading a
+# stored run's predictions and per-epoch rows in ``nbsupport.results``. These names stay importable from here,
+# where the chapters and the README find them.
+__getattr__, __dir__ = lazy_reexports(__name__, {"grid_run": ("check_grid", "retrain_stored", "run_grid", "Retrained"),
+                                                 "results": ("load_predictions", "epoch_table")})
 
 if __name__ == "__main__":
     from .cli import main

@@ -5,7 +5,6 @@ the loss spike, layer activity, Adam's step size, step times. Whatever trains he
 (Stored grids of runs are ``nbsupport.runs`` and ``nbsupport.grid``; the grid definitions themselves live in the
 top-level ``experiments/`` folder.)"""
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -207,9 +206,10 @@ def adam_direction_rms(optim):
 class _Probe(Callback):
     """``probe_run``'s measurements, taken after the steps ``at_steps``; ends the fit after the last one."""
 
-    def __init__(self, steps, measure, window):
-        self.steps, self.measure, self.window, self.rows = set(steps), measure, window, []
+    def __init__(self, steps, measure):
+        self.steps, self.measure, self.rows = set(steps), measure, []
         self.last = max(steps)
+        self.window = None  # steps averaged into loss_avg, set once the loader's length is known
 
     def before_batch(self, trainer):
         group = trainer.optim.param_groups[0]  # what this step uses, before the scheduler moves on
@@ -241,7 +241,7 @@ def probe_run(config, at_steps, measure, data=None, smoothing_window=None, progr
     steps = sorted(set(int(s) for s in at_steps))
     if not steps or steps[0] < 1:
         raise ValueError(f"at_steps must be step numbers >= 1, got {list(at_steps)!r}")
-    probe = _Probe(steps, measure, smoothing_window)
+    probe = _Probe(steps, measure)
     data = data if data is not None else _dataset_cached(config.dataset, config.scaling)
     trainer, train_loader, _ = build_trainer(config, data, [probe], progress=progress)
     total = config.epochs * len(train_loader)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .configs import StoredConfig, is_int, is_number
+from ._lazy import lazy_reexports
 from .data import DATASETS, SCALINGS, TensorLoader, dataset_tensors
 from .fingerprint import match_rule
 from .lr_finder import MODES, lr_range_test, sweep_lrs
@@ -245,13 +246,6 @@ def match_range_test(record, row):
 
 # Reading stored curves and chapter 5's calibration plan live in ``nbsupport.range_readings``; their names are
 # re-exported here (lazily: that module imports this one).
-_READINGS = ("CALIBRATION", "EXPONENTIAL", "LINEAR", "RULES", "TORCH_LR_FINDER", "blow_up_lr", "calibrated_points",
-             "range_test_result", "replay", "suggestion_rows", "suggestions", "trained_lr")
-
-
-def __getattr__(name):
-    if name in _READINGS:
-        from . import range_readings
-
-        return getattr(range_readings, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_reexports(__name__, {"range_readings": (
+    "CALIBRATION", "EXPONENTIAL", "LINEAR", "RULES", "TORCH_LR_FINDER", "blow_up_lr", "calibrated_points",
+    "range_test_result", "replay", "suggestion_rows", "suggestions", "trained_lr")})

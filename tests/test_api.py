@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import nbsupport
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,3 +36,15 @@ def test_the_chapters_import_only_public_names_from_the_package_itself():
                 used |= {n.strip() for n in names.replace("\n", ",").split(",") if n.strip()}
     assert used, "no chapter imports from nbsupport: the pattern is out of date"
     assert used - {"data", "book", "grid"} <= set(nbsupport.__all__), used - set(nbsupport.__all__)
+
+
+def test_moved_names_stay_importable_from_their_old_modules_and_show_in_dir():
+    from nbsupport import data, fashion_mnist, grid, grid_run, range_readings, range_tests
+
+    assert range_tests.suggestions is range_readings.suggestions
+    assert data.read_idx is fashion_mnist.read_idx
+    assert grid.retrain_stored is grid_run.retrain_stored and nbsupport.load_results is grid.load_results
+    assert "suggestions" in dir(range_tests) and "RangeTestConfig" in dir(range_tests)
+    assert "load_predictions" in dir(nbsupport)
+    with pytest.raises(AttributeError, match="nbsupport.range_tests.*no_such_name"):
+        range_tests.no_such_name  # noqa: B018
